@@ -1,0 +1,34 @@
+//! Entities, value objects and the status lifecycle.
+
+mod ids;
+mod page;
+mod session;
+mod status;
+mod tenant;
+mod text;
+
+pub use ids::*;
+pub use page::*;
+pub use session::*;
+pub use status::*;
+pub use tenant::*;
+pub use text::*;
+
+/// An instant in UTC. Adapters store it with microsecond precision; the [`crate::ports::Clock`]
+/// truncates to that precision so a value survives a round trip through storage unchanged.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// A value that failed validation: which field, and why, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidValue {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl InvalidValue {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field, code, message: message.into() }
+    }
+}

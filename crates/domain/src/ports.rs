@@ -1,0 +1,260 @@
+//! The ports: what the domain needs from the outside world, as traits.
+//!
+//! Adapters implement them (`wastatus-storage`, `wastatus-sandbox`, `wastatus-auth`, …). Each
+//! method's documentation says which error variants an adapter must return, because the use
+//! cases rely on telling them apart.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::*;
+
+/// A storage failure the domain cannot do anything about (connection lost, disk full, …).
+/// Use cases report it as an internal error; the cause is logged, never shown to clients.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StorageError(#[from] pub anyhow::Error);
+
+/// Inserting something whose identity is already taken.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    /// An entity with the same identity exists. Adapters MUST return this (not `Storage`) on a
+    /// unique-key violation.
+    #[error("already exists")]
+    AlreadyExists,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    async fn insert(&self, tenant: &Tenant) -> Result<(), InsertError>;
+    async fn get(&self, id: TenantId) -> Result<Option<Tenant>, StorageError>;
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    /// Fails with [`InsertError::AlreadyExists`] if the id or the hash is taken.
+    async fn insert(&self, key: &ApiKey) -> Result<(), InsertError>;
+    /// The key with this hash, revoked or not.
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, StorageError>;
+    /// Records that the key was used. Best effort: callers may ignore the error.
+    async fn touch(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StorageError>;
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Fails with [`InsertError::AlreadyExists`] if the tenant has a session with this id.
+    async fn insert(&self, session: &Session) -> Result<(), InsertError>;
+    async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StorageError>;
+    /// The tenant's sessions, ordered by id.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<Session>, StorageError>;
+    /// Every session of every tenant, for resuming them when the process starts.
+    async fn list_all(&self) -> Result<Vec<Session>, StorageError>;
+    /// Returns whether the session existed.
+    async fn set_state(&self, key: &SessionKey, state: SessionState, at: Timestamp) -> Result<bool, StorageError>;
+    /// Deletes the session and its statuses. Returns whether it existed.
+    async fn delete(&self, key: &SessionKey) -> Result<bool, StorageError>;
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait StatusRepository: Send + Sync {
+    /// Fails with [`InsertError::AlreadyExists`] if the id is taken.
+    async fn insert(&self, status: &Status) -> Result<(), InsertError>;
+    /// Saves the status's current state. Returns whether it existed.
+    async fn update(&self, status: &Status) -> Result<bool, StorageError>;
+    /// A status of this tenant; another tenant's status is `None`.
+    async fn get(&self, tenant: TenantId, id: StatusId) -> Result<Option<Status>, StorageError>;
+    /// A page of a session's statuses, newest first.
+    async fn list(&self, session: &SessionKey, query: &StatusQuery) -> Result<Page<Status>, StorageError>;
+}
+
+/// What a WhatsApp driver reports when it cannot do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The driver does not know this session (it was never started, or was removed).
+    #[error("the driver does not know this session")]
+    UnknownSession,
+    /// Pairing was asked of a session that is already linked to a phone.
+    #[error("the session is already paired")]
+    AlreadyPaired,
+    /// No QR code is available now: the session is linked, or is pairing by code.
+    #[error("no QR code is available for this session")]
+    NoQrCode,
+    /// The session is not connected to WhatsApp.
+    #[error("the session is not connected")]
+    Disconnected,
+    /// The phone removed the linked device.
+    #[error("the session was logged out")]
+    LoggedOut,
+    /// The session was never paired.
+    #[error("the session is not paired")]
+    NotPaired,
+    #[error("media upload failed: {0}")]
+    UploadFailed(String),
+    #[error("media upload timed out")]
+    UploadTimeout,
+    #[error("device error: {0}")]
+    DeviceError(String),
+    #[error("rejected by the WhatsApp server: {0}")]
+    ServerRejected(String),
+    /// This driver cannot run in this build or configuration.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl DriverError {
+    /// The failure recorded on a status that this error stopped.
+    pub fn failure(&self) -> Failure {
+        let code = match self {
+            DriverError::Disconnected => FailureCode::DeviceDisconnected,
+            DriverError::LoggedOut => FailureCode::LoggedOut,
+            DriverError::NotPaired => FailureCode::NotPaired,
+            DriverError::UploadFailed(_) => FailureCode::UploadFailed,
+            DriverError::UploadTimeout => FailureCode::UploadTimeout,
+            DriverError::DeviceError(_) => FailureCode::DeviceError,
+            DriverError::ServerRejected(_) => FailureCode::ServerRejected,
+            DriverError::UnknownSession
+            | DriverError::AlreadyPaired
+            | DriverError::NoQrCode
+            | DriverError::Unavailable(_)
+            | DriverError::Other(_) => FailureCode::Internal,
+        };
+        let message = match self {
+            // Internal causes stay in the logs.
+            DriverError::Other(_) => "the driver failed unexpectedly".to_owned(),
+            other => other.to_string(),
+        };
+        Failure { code, message }
+    }
+}
+
+/// A WhatsApp driver: links sessions to phones and sends through them.
+///
+/// The real driver speaks the WhatsApp Web multi-device protocol; the sandbox simulates it.
+/// Both keep their own per-session device state; the domain keeps the session records.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WhatsAppDriver: Send + Sync {
+    /// Starts (or resumes, after a restart) a session and returns its current state. A new
+    /// session starts in [`SessionState::Pairing`]. Starting a running session is harmless.
+    async fn start(&self, session: &SessionKey) -> Result<SessionState, DriverError>;
+
+    /// The session's live state. [`DriverError::UnknownSession`] if it was never started.
+    async fn state(&self, session: &SessionKey) -> Result<SessionState, DriverError>;
+
+    /// Begins linking the session to a phone. [`DriverError::AlreadyPaired`] if it is linked.
+    async fn pair(&self, session: &SessionKey, method: &PairMethod) -> Result<Pairing, DriverError>;
+
+    /// The QR code to scan now. [`DriverError::NoQrCode`] when there is none.
+    async fn qr(&self, session: &SessionKey) -> Result<QrCode, DriverError>;
+
+    /// Unlinks the device from the phone; the session must be paired again to publish.
+    async fn logout(&self, session: &SessionKey) -> Result<(), DriverError>;
+
+    /// Stops the session and wipes its device state. Removing an unknown session succeeds.
+    async fn remove(&self, session: &SessionKey) -> Result<(), DriverError>;
+
+    /// Publishes a status and returns WhatsApp's message id once the send is confirmed.
+    /// Must return an error, never a message id, when the outcome is not a confirmed send.
+    async fn publish(&self, session: &SessionKey, status: &Status) -> Result<MessageId, DriverError>;
+
+    /// Deletes a published status from the audience's phones.
+    async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError>;
+}
+
+/// A fault the sandbox driver can be told to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The session goes `disconnected` until a `Reconnect`.
+    Disconnect,
+    /// The session comes back `connected`.
+    Reconnect,
+    /// The next publishes fail as a failed media upload.
+    UploadFailed,
+    /// The next publishes fail as an upload time-out.
+    UploadTimeout,
+    /// The next publishes fail as a device error.
+    DeviceError,
+    /// The next publishes are rejected by the server.
+    ServerReject,
+}
+
+/// Fault injection, offered only by the sandbox driver.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait FaultInjector: Send + Sync {
+    /// Applies `fault`; for the publish faults, to the next `count` publishes.
+    async fn inject(&self, session: &SessionKey, fault: Fault, count: u32) -> Result<(), DriverError>;
+}
+
+/// Tells the time. Implementations truncate to microseconds (see [`Timestamp`]).
+#[cfg_attr(test, mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// Makes identifiers.
+#[cfg_attr(test, mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A fresh, time-ordered (v7) UUID.
+    fn uuid(&self) -> Uuid;
+}
+
+/// Makes and checks API key secrets.
+#[cfg_attr(test, mockall::automock)]
+pub trait KeyMint: Send + Sync {
+    /// A fresh secret, its hash and its display prefix.
+    fn mint(&self) -> MintedKey;
+    /// The hash of a presented secret, or `None` if it is not in the format `mint` produces
+    /// (so malformed credentials never reach storage).
+    fn hash(&self, presented: &str) -> Option<KeyHash>;
+}
+
+/// A secret made by [`KeyMint::mint`].
+#[derive(Debug, Clone)]
+pub struct MintedKey {
+    pub secret: String,
+    pub hash: KeyHash,
+    pub display_prefix: String,
+}
+
+/// Something that happened, for webhooks and other observers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    StatusPublished(Status),
+    StatusFailed(Status),
+    StatusRevoked(Status),
+    SessionStateChanged { session: SessionKey, state: SessionState, at: Timestamp },
+}
+
+impl DomainEvent {
+    /// The event's type as webhooks name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DomainEvent::StatusPublished(_) => "status.published",
+            DomainEvent::StatusFailed(_) => "status.failed",
+            DomainEvent::StatusRevoked(_) => "status.revoked",
+            DomainEvent::SessionStateChanged { state, .. } => match state {
+                SessionState::Pairing => "session.pairing",
+                SessionState::Connected => "session.connected",
+                SessionState::Disconnected => "session.disconnected",
+                SessionState::LoggedOut => "session.logged_out",
+            },
+        }
+    }
+}
+
+/// Receives domain events. Emitting never fails the use case that emits: a sink that cannot
+/// deliver records the problem itself.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    async fn emit(&self, event: DomainEvent);
+}

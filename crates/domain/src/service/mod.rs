@@ -1,0 +1,120 @@
+//! The use cases. Each takes validated commands, talks to the outside only through
+//! [`crate::ports`], and fails with an error enum of its own whose variants carry a stable
+//! snake_case [`ErrorCode::code`].
+
+mod sessions;
+mod statuses;
+mod tenancy;
+
+use std::sync::Arc;
+
+pub use sessions::*;
+pub use statuses::*;
+pub use tenancy::*;
+
+use crate::ports::*;
+
+/// A stable, snake_case code for an error, which clients can switch on.
+pub trait ErrorCode {
+    fn code(&self) -> &'static str;
+}
+
+/// The adapters the use cases run on.
+#[derive(Clone)]
+pub struct Ports {
+    pub tenants: Arc<dyn TenantRepository>,
+    pub api_keys: Arc<dyn ApiKeyRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub statuses: Arc<dyn StatusRepository>,
+    pub driver: Arc<dyn WhatsAppDriver>,
+    /// Present only with the sandbox driver.
+    pub faults: Option<Arc<dyn FaultInjector>>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub keys: Arc<dyn KeyMint>,
+    pub events: Arc<dyn EventSink>,
+}
+
+/// Implements `From<StorageError>` (and `From<InsertError>` where an insert conflict cannot
+/// happen) for use-case errors with an `Internal(anyhow::Error)` variant.
+macro_rules! internal_from_storage {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$crate::ports::StorageError> for $error {
+            fn from(e: $crate::ports::StorageError) -> Self {
+                Self::Internal(e.0)
+            }
+        }
+    )*};
+}
+pub(crate) use internal_from_storage;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Mock ports with sensible defaults, so each test states only what matters to it.
+
+    use std::sync::Arc;
+
+    use chrono::DateTime;
+
+    use super::Ports;
+    use crate::model::*;
+    use crate::ports::*;
+
+    pub fn at(secs: i64) -> Timestamp {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    pub fn tenant() -> TenantId {
+        TenantId::from_uuid(uuid::Uuid::from_u128(1))
+    }
+
+    pub fn key(id: &str) -> SessionKey {
+        SessionKey { tenant: tenant(), id: SessionId::new(id).unwrap() }
+    }
+
+    pub fn session(id: &str, state: SessionState) -> Session {
+        Session { key: key(id), state, created_at: at(0), updated_at: at(0) }
+    }
+
+    pub fn text_content(text: &str) -> StatusContent {
+        StatusContent::Text(TextStatus {
+            text: StatusText::new(text).unwrap(),
+            background_color: BackgroundColor::DEFAULT,
+            font: Font::SansSerif,
+        })
+    }
+
+    /// The mocks, to be given expectations and then turned into [`Ports`].
+    #[derive(Default)]
+    pub struct Mocks {
+        pub tenants: MockTenantRepository,
+        pub api_keys: MockApiKeyRepository,
+        pub sessions: MockSessionRepository,
+        pub statuses: MockStatusRepository,
+        pub driver: MockWhatsAppDriver,
+        pub faults: Option<MockFaultInjector>,
+        pub keys: MockKeyMint,
+        pub events: MockEventSink,
+    }
+
+    impl Mocks {
+        pub fn into_ports(self) -> Ports {
+            let mut clock = MockClock::new();
+            clock.expect_now().return_const(at(10));
+            let mut ids = MockIdGenerator::new();
+            ids.expect_uuid().returning(|| uuid::Uuid::from_u128(42));
+            Ports {
+                tenants: Arc::new(self.tenants),
+                api_keys: Arc::new(self.api_keys),
+                sessions: Arc::new(self.sessions),
+                statuses: Arc::new(self.statuses),
+                driver: Arc::new(self.driver),
+                faults: self.faults.map(|f| Arc::new(f) as Arc<dyn FaultInjector>),
+                clock: Arc::new(clock),
+                ids: Arc::new(ids),
+                keys: Arc::new(self.keys),
+                events: Arc::new(self.events),
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Session use cases: create, inspect, pair, log out, delete.
+
+use crate::model::*;
+use crate::ports::*;
+
+use super::{ErrorCode, Ports, internal_from_storage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateSessionError {
+    #[error("a session with id {0} already exists")]
+    AlreadyExists(SessionId),
+    #[error("{0}")]
+    DriverUnavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no session with id {0}")]
+    NotFound(SessionId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PairSessionError {
+    #[error("no session with id {0}")]
+    NotFound(SessionId),
+    #[error("the session is already paired; log it out first to pair another phone")]
+    AlreadyPaired,
+    #[error("{0}")]
+    DriverUnavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QrCodeError {
+    #[error("no session with id {0}")]
+    NotFound(SessionId),
+    #[error("no QR code is available: the session is already paired, or is pairing by code")]
+    NoQrCode,
+    #[error("{0}")]
+    DriverUnavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InjectFaultError {
+    #[error("no session with id {0}")]
+    NotFound(SessionId),
+    #[error("fault injection exists only with the sandbox driver")]
+    Unsupported,
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+internal_from_storage!(CreateSessionError, SessionError, PairSessionError, QrCodeError, InjectFaultError);
+
+impl ErrorCode for CreateSessionError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyExists(_) => "session_already_exists",
+            Self::DriverUnavailable(_) => "driver_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for SessionError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "session_not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for PairSessionError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "session_not_found",
+            Self::AlreadyPaired => "session_already_paired",
+            Self::DriverUnavailable(_) => "driver_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for QrCodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "session_not_found",
+            Self::NoQrCode => "qr_not_available",
+            Self::DriverUnavailable(_) => "driver_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for InjectFaultError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "session_not_found",
+            Self::Unsupported => "sandbox_only",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Session use cases.
+#[derive(Clone)]
+pub struct Sessions {
+    ports: Ports,
+}
+
+impl Sessions {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Creates a session and starts it in the driver (state `pairing`).
+    pub async fn create(&self, tenant: TenantId, id: SessionId) -> Result<Session, CreateSessionError> {
+        let now = self.ports.clock.now();
+        let key = SessionKey { tenant, id };
+        let mut session = Session { key: key.clone(), state: SessionState::Pairing, created_at: now, updated_at: now };
+        match self.ports.sessions.insert(&session).await {
+            Ok(()) => {}
+            Err(InsertError::AlreadyExists) => return Err(CreateSessionError::AlreadyExists(key.id)),
+            Err(InsertError::Storage(e)) => return Err(e.into()),
+        }
+        match self.ports.driver.start(&key).await {
+            Ok(state) => session.state = state,
+            Err(e) => {
+                // Without a running driver session the record would be a lie; take it back.
+                self.ports.sessions.delete(&key).await?;
+                return Err(match e {
+                    DriverError::Unavailable(why) => CreateSessionError::DriverUnavailable(why),
+                    other => CreateSessionError::Internal(other.into()),
+                });
+            }
+        }
+        if session.state != SessionState::Pairing {
+            self.ports.sessions.set_state(&key, session.state, now).await?;
+        }
+        Ok(session)
+    }
+
+    /// Starts every stored session in the driver, as after a restart. A session the driver
+    /// cannot start is logged by the caller and does not stop the others.
+    pub async fn resume_all(&self) -> Result<Vec<(SessionKey, Result<SessionState, DriverError>)>, StorageError> {
+        let mut outcomes = Vec::new();
+        for session in self.ports.sessions.list_all().await? {
+            let outcome = self.ports.driver.start(&session.key).await;
+            if let Ok(state) = outcome {
+                self.record_state(&session, state).await?;
+            }
+            outcomes.push((session.key, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    /// One session, with its live state.
+    pub async fn get(&self, key: &SessionKey) -> Result<Session, SessionError> {
+        let session = self.find(key).await?;
+        Ok(self.refresh(session).await?)
+    }
+
+    /// The tenant's sessions, with their live states.
+    pub async fn list(&self, tenant: TenantId) -> Result<Vec<Session>, SessionError> {
+        let mut sessions = Vec::new();
+        for session in self.ports.sessions.list(tenant).await? {
+            sessions.push(self.refresh(session).await?);
+        }
+        Ok(sessions)
+    }
+
+    /// Begins pairing; the sandbox links at once, a real phone later.
+    pub async fn pair(&self, key: &SessionKey, method: &PairMethod) -> Result<(Pairing, Session), PairSessionError> {
+        let session = self.find(key).await.map_err(not_found_or_internal(PairSessionError::NotFound))?;
+        let pairing = self.ports.driver.pair(key, method).await.map_err(|e| match e {
+            DriverError::AlreadyPaired => PairSessionError::AlreadyPaired,
+            DriverError::Unavailable(why) => PairSessionError::DriverUnavailable(why),
+            other => PairSessionError::Internal(other.into()),
+        })?;
+        let session = self.refresh(session).await?;
+        Ok((pairing, session))
+    }
+
+    /// The QR code to scan now.
+    pub async fn qr(&self, key: &SessionKey) -> Result<QrCode, QrCodeError> {
+        self.find(key).await.map_err(not_found_or_internal(QrCodeError::NotFound))?;
+        self.ports.driver.qr(key).await.map_err(|e| match e {
+            DriverError::NoQrCode | DriverError::AlreadyPaired => QrCodeError::NoQrCode,
+            DriverError::Unavailable(why) => QrCodeError::DriverUnavailable(why),
+            other => QrCodeError::Internal(other.into()),
+        })
+    }
+
+    /// Unlinks the phone. Logging out a session that is not linked is harmless.
+    pub async fn logout(&self, key: &SessionKey) -> Result<Session, SessionError> {
+        let session = self.find(key).await?;
+        match self.ports.driver.logout(key).await {
+            Ok(()) | Err(DriverError::NotPaired | DriverError::LoggedOut) => {}
+            Err(e) => return Err(SessionError::Internal(e.into())),
+        }
+        Ok(self.refresh(session).await?)
+    }
+
+    /// Stops the session, wipes its device state, and deletes it with its statuses.
+    pub async fn delete(&self, key: &SessionKey) -> Result<(), SessionError> {
+        self.find(key).await?;
+        self.ports.driver.remove(key).await.map_err(|e| SessionError::Internal(e.into()))?;
+        if !self.ports.sessions.delete(key).await? {
+            return Err(SessionError::NotFound(key.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Sandbox only: makes the driver simulate a fault.
+    pub async fn inject_fault(&self, key: &SessionKey, fault: Fault, count: u32) -> Result<Session, InjectFaultError> {
+        let injector = self.ports.faults.as_ref().ok_or(InjectFaultError::Unsupported)?;
+        let session = self.find(key).await.map_err(not_found_or_internal(InjectFaultError::NotFound))?;
+        injector.inject(key, fault, count).await.map_err(|e| InjectFaultError::Internal(e.into()))?;
+        Ok(self.refresh(session).await?)
+    }
+
+    async fn find(&self, key: &SessionKey) -> Result<Session, SessionError> {
+        self.ports.sessions.get(key).await?.ok_or_else(|| SessionError::NotFound(key.id.clone()))
+    }
+
+    /// Brings the stored state in line with the driver's, announcing any change.
+    async fn refresh(&self, mut session: Session) -> Result<Session, StorageError> {
+        match self.ports.driver.state(&session.key).await {
+            Ok(state) => {
+                if let Some(at) = self.record_state(&session, state).await? {
+                    session.state = state;
+                    session.updated_at = at;
+                }
+            }
+            // The stored state is the best answer left; the driver's trouble is not the caller's.
+            Err(error) => tracing::warn!(session = %session.key, %error, "driver could not report the session state"),
+        }
+        Ok(session)
+    }
+
+    /// Stores a state reported by the driver if it changed; returns when it did.
+    async fn record_state(&self, session: &Session, state: SessionState) -> Result<Option<Timestamp>, StorageError> {
+        if session.state == state {
+            return Ok(None);
+        }
+        let at = self.ports.clock.now();
+        self.ports.sessions.set_state(&session.key, state, at).await?;
+        self.ports.events.emit(DomainEvent::SessionStateChanged { session: session.key.clone(), state, at }).await;
+        Ok(Some(at))
+    }
+}
+
+fn not_found_or_internal<E: From<anyhow::Error>>(not_found: fn(SessionId) -> E) -> impl FnOnce(SessionError) -> E {
+    move |e| match e {
+        SessionError::NotFound(id) => not_found(id),
+        SessionError::Internal(e) => E::from(e),
+    }
+}
+
+impl From<anyhow::Error> for PairSessionError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+impl From<anyhow::Error> for QrCodeError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+impl From<anyhow::Error> for InjectFaultError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::service::test_support::*;
+
+    #[tokio::test]
+    async fn creating_a_session_stores_it_and_starts_it_in_the_driver() {
+        let mut m = Mocks::default();
+        m.sessions
+            .expect_insert()
+            .withf(|s| s.key == key("s1") && s.state == SessionState::Pairing)
+            .times(1)
+            .returning(|_| Ok(()));
+        m.driver.expect_start().with(eq(key("s1"))).times(1).returning(|_| Ok(SessionState::Pairing));
+        let session = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap();
+        assert_eq!(session.state, SessionState::Pairing);
+        assert_eq!(session.created_at, at(10));
+    }
+
+    #[tokio::test]
+    async fn a_taken_id_is_a_conflict_and_the_driver_is_not_touched() {
+        let mut m = Mocks::default();
+        m.sessions.expect_insert().returning(|_| Err(InsertError::AlreadyExists));
+        m.driver.expect_start().never();
+        let err = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap_err();
+        assert!(matches!(err, CreateSessionError::AlreadyExists(_)));
+        assert_eq!(err.code(), "session_already_exists");
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_cannot_start_leaves_no_session_behind() {
+        let mut m = Mocks::default();
+        m.sessions.expect_insert().returning(|_| Ok(()));
+        m.driver.expect_start().returning(|_| Err(DriverError::Unavailable("not built in".into())));
+        m.sessions.expect_delete().with(eq(key("s1"))).times(1).returning(|_| Ok(true));
+        let err = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap_err();
+        assert_eq!(err.code(), "driver_unavailable");
+    }
+
+    #[tokio::test]
+    async fn reading_a_session_records_and_announces_a_state_change() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Disconnected));
+        m.sessions
+            .expect_set_state()
+            .with(eq(key("s1")), eq(SessionState::Disconnected), eq(at(10)))
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        m.events.expect_emit().withf(|e| e.kind() == "session.disconnected").times(1).returning(|_| ());
+        let s = Sessions::new(m.into_ports()).get(&key("s1")).await.unwrap();
+        assert_eq!(s.state, SessionState::Disconnected);
+        assert_eq!(s.updated_at, at(10));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_state_writes_nothing() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        m.sessions.expect_set_state().never();
+        m.events.expect_emit().never();
+        Sessions::new(m.into_ports()).get(&key("s1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn another_tenants_session_is_not_found() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(None));
+        m.driver.expect_pair().never();
+        let ports = m.into_ports();
+        let err = Sessions::new(ports).pair(&key("theirs"), &PairMethod::Qr).await.unwrap_err();
+        assert_eq!(err.code(), "session_not_found");
+    }
+
+    #[tokio::test]
+    async fn pairing_a_paired_session_is_a_conflict() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.driver.expect_pair().returning(|_, _| Err(DriverError::AlreadyPaired));
+        let err = Sessions::new(m.into_ports()).pair(&key("s1"), &PairMethod::Qr).await.unwrap_err();
+        assert_eq!(err.code(), "session_already_paired");
+    }
+
+    #[tokio::test]
+    async fn deleting_wipes_the_device_state_before_the_record() {
+        let mut m = Mocks::default();
+        let mut seq = mockall::Sequence::new();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.driver.expect_remove().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
+        m.sessions.expect_delete().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
+        Sessions::new(m.into_ports()).delete(&key("s1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn faults_need_the_sandbox() {
+        let m = Mocks::default();
+        let err = Sessions::new(m.into_ports()).inject_fault(&key("s1"), Fault::Disconnect, 1).await.unwrap_err();
+        assert_eq!(err.code(), "sandbox_only");
+    }
+}

@@ -1,0 +1,316 @@
+//! Status use cases: publish, revoke, read.
+
+use crate::model::*;
+use crate::ports::*;
+
+use super::{ErrorCode, Ports, internal_from_storage};
+
+/// A request to publish a status, built only from validated values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishStatus {
+    pub session: SessionKey,
+    pub content: StatusContent,
+    pub view_once: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishStatusError {
+    #[error("no session with id {0}")]
+    SessionNotFound(SessionId),
+    /// The status was stored and then failed; it is kept, in state `failed`, with this reason.
+    #[error("{}", .status.failure().map_or("the status failed", |f| f.message.as_str()))]
+    Failed { status: Box<Status> },
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("no status with id {0}")]
+    NotFound(StatusId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListStatusesError {
+    #[error("no session with id {0}")]
+    SessionNotFound(SessionId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeStatusError {
+    #[error("no status with id {0}")]
+    NotFound(StatusId),
+    #[error("only a published status can be revoked; this one is {0}")]
+    NotRevocable(StatusState),
+    /// The driver could not revoke it; the status stays `published`.
+    #[error("{}", .0.message)]
+    Driver(Failure),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+internal_from_storage!(PublishStatusError, StatusError, ListStatusesError, RevokeStatusError);
+
+impl ErrorCode for PublishStatusError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::SessionNotFound(_) => "session_not_found",
+            Self::Failed { status } => status.failure().map_or("internal", |f| f.code.as_str()),
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for StatusError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "status_not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for ListStatusesError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::SessionNotFound(_) => "session_not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for RevokeStatusError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "status_not_found",
+            Self::NotRevocable(_) => "status_not_revocable",
+            Self::Driver(failure) => failure.code.as_str(),
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Status use cases.
+#[derive(Clone)]
+pub struct Statuses {
+    ports: Ports,
+}
+
+impl Statuses {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Stores the status, hands it to the driver and records the outcome.
+    ///
+    /// The status is `published` only if the driver confirmed the send. Any other outcome
+    /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`].
+    pub async fn publish(&self, command: PublishStatus) -> Result<Status, PublishStatusError> {
+        let PublishStatus { session, content, view_once } = command;
+        if self.ports.sessions.get(&session).await?.is_none() {
+            return Err(PublishStatusError::SessionNotFound(session.id));
+        }
+        let id = StatusId::from_uuid(self.ports.ids.uuid());
+        let mut status = Status::accept(id, session.clone(), content, view_once, self.ports.clock.now());
+        self.ports.statuses.insert(&status).await.map_err(|e| PublishStatusError::Internal(e.into()))?;
+
+        status.start_sending(self.ports.clock.now()).map_err(|e| PublishStatusError::Internal(e.into()))?;
+        self.ports.statuses.update(&status).await?;
+
+        let outcome = self.ports.driver.publish(&session, &status).await;
+        let now = self.ports.clock.now();
+        let transition = match &outcome {
+            Ok(message_id) => status.mark_published(message_id.clone(), now),
+            Err(error) => status.mark_failed(error.failure(), now),
+        };
+        transition.map_err(|e| PublishStatusError::Internal(e.into()))?;
+        if let Err(e) = self.ports.statuses.update(&status).await {
+            tracing::error!(
+                status = %status.id(),
+                message_id = ?status.message_id(),
+                state = %status.state(),
+                "the outcome of a send could not be stored"
+            );
+            return Err(e.into());
+        }
+
+        match outcome {
+            Ok(_) => {
+                self.ports.events.emit(DomainEvent::StatusPublished(status.clone())).await;
+                Ok(status)
+            }
+            Err(error) => {
+                if let DriverError::Other(cause) = &error {
+                    tracing::error!(status = %status.id(), error = ?cause, "the driver failed unexpectedly");
+                }
+                self.ports.events.emit(DomainEvent::StatusFailed(status.clone())).await;
+                Err(PublishStatusError::Failed { status: Box::new(status) })
+            }
+        }
+    }
+
+    /// Deletes a published status from the audience's phones.
+    pub async fn revoke(&self, tenant: TenantId, id: StatusId) -> Result<Status, RevokeStatusError> {
+        let mut status = self.ports.statuses.get(tenant, id).await?.ok_or(RevokeStatusError::NotFound(id))?;
+        if status.state() != StatusState::Published {
+            return Err(RevokeStatusError::NotRevocable(status.state()));
+        }
+        let session = status.session().clone();
+        self.ports.driver.revoke(&session, &status).await.map_err(|e| RevokeStatusError::Driver(e.failure()))?;
+        status.mark_revoked(self.ports.clock.now()).map_err(|e| RevokeStatusError::Internal(e.into()))?;
+        self.ports.statuses.update(&status).await?;
+        self.ports.events.emit(DomainEvent::StatusRevoked(status.clone())).await;
+        Ok(status)
+    }
+
+    pub async fn get(&self, tenant: TenantId, id: StatusId) -> Result<Status, StatusError> {
+        self.ports.statuses.get(tenant, id).await?.ok_or(StatusError::NotFound(id))
+    }
+
+    /// A session's statuses, newest first.
+    pub async fn list(&self, session: &SessionKey, query: &StatusQuery) -> Result<Page<Status>, ListStatusesError> {
+        if self.ports.sessions.get(session).await?.is_none() {
+            return Err(ListStatusesError::SessionNotFound(session.id.clone()));
+        }
+        Ok(self.ports.statuses.list(session, query).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::service::test_support::*;
+
+    fn command() -> PublishStatus {
+        PublishStatus { session: key("s1"), content: text_content("Flash sale ends tonight!"), view_once: false }
+    }
+
+    /// Records every state a status is saved in.
+    fn recording_statuses(m: &mut Mocks) -> Arc<Mutex<Vec<StatusState>>> {
+        let saved = Arc::new(Mutex::new(Vec::new()));
+        let on_insert = saved.clone();
+        m.statuses.expect_insert().times(1).returning(move |s| {
+            on_insert.lock().unwrap().push(s.state());
+            Ok(())
+        });
+        let on_update = saved.clone();
+        m.statuses.expect_update().returning(move |s| {
+            on_update.lock().unwrap().push(s.state());
+            Ok(true)
+        });
+        saved
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_send_is_published_with_its_message_id() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        let saved = recording_statuses(&mut m);
+        m.driver
+            .expect_publish()
+            .withf(|_, s| s.state() == StatusState::Sending)
+            .times(1)
+            .returning(|_, _| Ok(MessageId::new("3EB0AAAAAAAAAAAAAAAAAAAA").unwrap()));
+        m.events.expect_emit().withf(|e| e.kind() == "status.published").times(1).returning(|_| ());
+
+        let status = Statuses::new(m.into_ports()).publish(command()).await.unwrap();
+        assert_eq!(status.state(), StatusState::Published);
+        assert_eq!(status.message_id().unwrap().as_str(), "3EB0AAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(*saved.lock().unwrap(), [StatusState::Accepted, StatusState::Sending, StatusState::Published]);
+    }
+
+    #[tokio::test]
+    async fn a_disconnected_session_fails_the_status_and_keeps_it() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Disconnected))));
+        let saved = recording_statuses(&mut m);
+        m.driver.expect_publish().returning(|_, _| Err(DriverError::Disconnected));
+        m.events.expect_emit().withf(|e| e.kind() == "status.failed").times(1).returning(|_| ());
+
+        let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
+        assert_eq!(err.code(), "device_disconnected");
+        let PublishStatusError::Failed { status } = err else { panic!("expected a failed status") };
+        assert_eq!(status.state(), StatusState::Failed);
+        assert_eq!(status.message_id(), None);
+        assert_eq!(status.failure().unwrap().code, FailureCode::DeviceDisconnected);
+        assert_eq!(*saved.lock().unwrap(), [StatusState::Accepted, StatusState::Sending, StatusState::Failed]);
+    }
+
+    #[tokio::test]
+    async fn an_unexpected_driver_error_does_not_leak_its_cause() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        recording_statuses(&mut m);
+        m.driver.expect_publish().returning(|_, _| Err(DriverError::Other(anyhow::anyhow!("secret db path"))));
+        m.events.expect_emit().returning(|_| ());
+        let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
+        assert_eq!(err.code(), "internal");
+        assert!(!err.to_string().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn publishing_to_an_unknown_session_stores_nothing() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(None));
+        m.statuses.expect_insert().never();
+        m.driver.expect_publish().never();
+        let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
+        assert_eq!(err.code(), "session_not_found");
+    }
+
+    fn published() -> Status {
+        let mut s =
+            Status::accept(StatusId::from_uuid(uuid::Uuid::from_u128(7)), key("s1"), text_content("x"), false, at(0));
+        s.start_sending(at(1)).unwrap();
+        s.mark_published(MessageId::new("3EB0BBBBBBBBBBBBBBBBBBBB").unwrap(), at(2)).unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn revoking_a_published_status() {
+        let mut m = Mocks::default();
+        m.statuses.expect_get().returning(|_, _| Ok(Some(published())));
+        m.driver.expect_revoke().times(1).returning(|_, _| Ok(()));
+        m.statuses.expect_update().withf(|s| s.state() == StatusState::Revoked).times(1).returning(|_| Ok(true));
+        m.events.expect_emit().withf(|e| e.kind() == "status.revoked").times(1).returning(|_| ());
+        let s = Statuses::new(m.into_ports()).revoke(tenant(), published().id()).await.unwrap();
+        assert_eq!(s.revoked_at(), Some(at(10)));
+    }
+
+    #[tokio::test]
+    async fn a_failed_revoke_leaves_the_status_published() {
+        let mut m = Mocks::default();
+        m.statuses.expect_get().returning(|_, _| Ok(Some(published())));
+        m.driver.expect_revoke().returning(|_, _| Err(DriverError::Disconnected));
+        m.statuses.expect_update().never();
+        let err = Statuses::new(m.into_ports()).revoke(tenant(), published().id()).await.unwrap_err();
+        assert_eq!(err.code(), "device_disconnected");
+    }
+
+    #[tokio::test]
+    async fn only_published_statuses_are_revocable() {
+        let mut m = Mocks::default();
+        m.statuses.expect_get().returning(|_, _| {
+            let mut s = published();
+            s.mark_revoked(at(3)).unwrap();
+            Ok(Some(s))
+        });
+        m.driver.expect_revoke().never();
+        let err = Statuses::new(m.into_ports()).revoke(tenant(), published().id()).await.unwrap_err();
+        assert_eq!(err.code(), "status_not_revocable");
+    }
+
+    #[tokio::test]
+    async fn another_tenants_status_is_not_found() {
+        let mut m = Mocks::default();
+        m.statuses.expect_get().returning(|_, _| Ok(None));
+        let err = Statuses::new(m.into_ports()).get(tenant(), published().id()).await.unwrap_err();
+        assert_eq!(err.code(), "status_not_found");
+    }
+}

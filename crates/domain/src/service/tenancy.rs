@@ -1,0 +1,207 @@
+//! Tenants, API keys, and resolving a presented credential into a [`Principal`].
+
+use chrono::TimeDelta;
+
+use crate::model::*;
+
+use super::{ErrorCode, Ports, internal_from_storage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTenantError {
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateApiKeyError {
+    #[error("no tenant with id {0}")]
+    TenantNotFound(TenantId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// Missing, malformed, unknown or revoked: deliberately indistinguishable.
+    #[error("the credential is missing or not valid")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+internal_from_storage!(CreateTenantError, CreateApiKeyError, AuthenticateError);
+
+impl ErrorCode for CreateTenantError {
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+}
+
+impl ErrorCode for CreateApiKeyError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TenantNotFound(_) => "tenant_not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ErrorCode for AuthenticateError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "unauthorized",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// How stale `last_used_at` may get before a request refreshes it: writing on every request
+/// would cost a database write per call for a value people read in minutes.
+const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::seconds(60);
+
+/// Tenant and credential use cases.
+#[derive(Clone)]
+pub struct Tenancy {
+    ports: Ports,
+}
+
+impl Tenancy {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    pub async fn create_tenant(&self, name: Name) -> Result<Tenant, CreateTenantError> {
+        let tenant =
+            Tenant { id: TenantId::from_uuid(self.ports.ids.uuid()), name, created_at: self.ports.clock.now() };
+        self.ports.tenants.insert(&tenant).await.map_err(|e| CreateTenantError::Internal(e.into()))?;
+        Ok(tenant)
+    }
+
+    /// Issues a key for the tenant. The secret is in the result and nowhere else.
+    pub async fn create_api_key(
+        &self,
+        tenant: TenantId,
+        name: Option<Name>,
+    ) -> Result<IssuedApiKey, CreateApiKeyError> {
+        if self.ports.tenants.get(tenant).await?.is_none() {
+            return Err(CreateApiKeyError::TenantNotFound(tenant));
+        }
+        let minted = self.ports.keys.mint();
+        let key = ApiKey {
+            id: ApiKeyId::from_uuid(self.ports.ids.uuid()),
+            tenant,
+            name,
+            display_prefix: minted.display_prefix,
+            hash: minted.hash,
+            created_at: self.ports.clock.now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.ports.api_keys.insert(&key).await.map_err(|e| CreateApiKeyError::Internal(e.into()))?;
+        Ok(IssuedApiKey { key, secret: minted.secret })
+    }
+
+    /// Resolves a presented API key into the principal it stands for.
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthenticateError> {
+        let hash = self.ports.keys.hash(presented).ok_or(AuthenticateError::InvalidCredentials)?;
+        let key = self.ports.api_keys.find_by_hash(&hash).await?.ok_or(AuthenticateError::InvalidCredentials)?;
+        if key.revoked_at.is_some() {
+            return Err(AuthenticateError::InvalidCredentials);
+        }
+        let now = self.ports.clock.now();
+        if key.last_used_at.is_none_or(|last| now - last >= LAST_USED_RESOLUTION)
+            && let Err(error) = self.ports.api_keys.touch(key.id, now).await
+        {
+            tracing::warn!(key = %key.id, %error, "could not record when an API key was used");
+        }
+        Ok(Principal { tenant: key.tenant, api_key: key.id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::*;
+    use crate::service::test_support::*;
+
+    fn stored_key(last_used: Option<Timestamp>, revoked: Option<Timestamp>) -> ApiKey {
+        ApiKey {
+            id: ApiKeyId::from_uuid(uuid::Uuid::from_u128(9)),
+            tenant: tenant(),
+            name: None,
+            display_prefix: "wsk_abcd".into(),
+            hash: KeyHash([7; 32]),
+            created_at: at(0),
+            last_used_at: last_used,
+            revoked_at: revoked,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_key_never_reaches_storage() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| None);
+        m.api_keys.expect_find_by_hash().never();
+        let err = Tenancy::new(m.into_ports()).authenticate("garbage").await.unwrap_err();
+        assert_eq!(err.code(), "unauthorized");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_is_refused_like_an_unknown_one() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(None, Some(at(1))))));
+        let err = Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap_err();
+        assert!(matches!(err, AuthenticateError::InvalidCredentials));
+    }
+
+    #[tokio::test]
+    async fn a_valid_key_resolves_to_its_tenant_and_records_its_use() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(None, None))));
+        m.api_keys.expect_touch().times(1).returning(|_, _| Ok(()));
+        let p = Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap();
+        assert_eq!(p.tenant, tenant());
+    }
+
+    #[tokio::test]
+    async fn recent_use_is_not_written_again() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        // The clock says at(10); the key was used at(5).
+        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(Some(at(5)), None))));
+        m.api_keys.expect_touch().never();
+        Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn keys_for_unknown_tenants_are_refused() {
+        let mut m = Mocks::default();
+        m.tenants.expect_get().returning(|_| Ok(None));
+        m.keys.expect_mint().never();
+        let err = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap_err();
+        assert_eq!(err.code(), "tenant_not_found");
+    }
+
+    #[tokio::test]
+    async fn an_issued_key_stores_only_the_hash() {
+        let mut m = Mocks::default();
+        m.tenants
+            .expect_get()
+            .returning(|_| Ok(Some(Tenant { id: tenant(), name: Name::new("Acme").unwrap(), created_at: at(0) })));
+        m.keys.expect_mint().returning(|| MintedKey {
+            secret: "wsk_s3cr3t".into(),
+            hash: KeyHash([1; 32]),
+            display_prefix: "wsk_s3cr".into(),
+        });
+        m.api_keys
+            .expect_insert()
+            .withf(|k| k.hash == KeyHash([1; 32]) && k.display_prefix == "wsk_s3cr")
+            .times(1)
+            .returning(|_| Ok(()));
+        let issued = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap();
+        assert_eq!(issued.secret, "wsk_s3cr3t");
+        assert!(!format!("{:?}", issued.key).contains("s3cr3t"));
+    }
+}
