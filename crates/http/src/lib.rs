@@ -1,1 +1,68 @@
+//! The inbound HTTP adapter: wastatus's native REST API on axum.
+//!
+//! Handlers are thin: they turn JSON into validated domain commands, call a use case, and turn
+//! its result into JSON. Every error leaves as an RFC 9457 `application/problem+json` document
+//! with a stable `code` (see [`error`]). The OpenAPI document is generated from the handlers and
+//! types in this crate, so it cannot drift from the code.
 
+pub mod error;
+mod extract;
+mod middleware;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use wastatus_domain::service::{Sessions, Statuses, Tenancy};
+
+pub use openapi::openapi;
+
+/// Answers whether the service can do its work (for `/readyz`), e.g. the database is reachable.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// `Err` carries a short, non-secret reason.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// What the handlers need.
+#[derive(Clone)]
+pub struct ApiState {
+    pub sessions: Sessions,
+    pub statuses: Statuses,
+    pub tenancy: Tenancy,
+    pub readiness: Arc<dyn Readiness>,
+    /// Renders `/metrics`; `None` answers 404 there.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// Limits that protect the server.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a request may take before it is answered with `503 request_timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { body_limit: 256 * 1024, request_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// The whole API: native routes, health, metrics, `/openapi.json` and the `/docs` page.
+pub fn router(state: ApiState, config: &HttpConfig) -> Router {
+    let (api, doc) = routes::api().split_for_parts();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
+    let router = Router::new()
+        .merge(api)
+        .merge(docs)
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state);
+    middleware::apply(router, config)
+}

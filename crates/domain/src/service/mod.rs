@@ -35,6 +35,27 @@ pub struct Ports {
     pub events: Arc<dyn EventSink>,
 }
 
+/// Runs a driver operation on a stored session, starting the session in the driver first if
+/// the driver does not know it yet: the session records are the truth, and a driver (after a
+/// restart, or for a session registered by another process) catches up on first use.
+pub(crate) async fn on_started<T, F, Fut>(
+    driver: &dyn WhatsAppDriver,
+    key: &crate::model::SessionKey,
+    op: F,
+) -> Result<T, DriverError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DriverError>>,
+{
+    match op().await {
+        Err(DriverError::UnknownSession) => {
+            driver.start(key).await?;
+            op().await
+        }
+        other => other,
+    }
+}
+
 /// Implements `From<StorageError>` (and `From<InsertError>` where an insert conflict cannot
 /// happen) for use-case errors with an `Internal(anyhow::Error)` variant.
 macro_rules! internal_from_storage {

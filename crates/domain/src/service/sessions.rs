@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::ports::*;
 
-use super::{ErrorCode, Ports, internal_from_storage};
+use super::{ErrorCode, Ports, internal_from_storage, on_started};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateSessionError {
@@ -53,6 +53,9 @@ pub enum InjectFaultError {
     NotFound(SessionId),
     #[error("fault injection exists only with the sandbox driver")]
     Unsupported,
+    /// The fault makes no sense in the session's state (e.g. disconnecting an unpaired session).
+    #[error("{0}")]
+    NotApplicable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -105,6 +108,7 @@ impl ErrorCode for InjectFaultError {
         match self {
             Self::NotFound(_) => "session_not_found",
             Self::Unsupported => "sandbox_only",
+            Self::NotApplicable(_) => "fault_not_applicable",
             Self::Internal(_) => "internal",
         }
     }
@@ -148,6 +152,19 @@ impl Sessions {
         Ok(session)
     }
 
+    /// Records a session without starting it, for processes that do not run the driver (the
+    /// admin CLI). The serving process starts it at boot or on first use.
+    pub async fn register(&self, tenant: TenantId, id: SessionId) -> Result<Session, CreateSessionError> {
+        let now = self.ports.clock.now();
+        let session =
+            Session { key: SessionKey { tenant, id }, state: SessionState::Pairing, created_at: now, updated_at: now };
+        match self.ports.sessions.insert(&session).await {
+            Ok(()) => Ok(session),
+            Err(InsertError::AlreadyExists) => Err(CreateSessionError::AlreadyExists(session.key.id)),
+            Err(InsertError::Storage(e)) => Err(e.into()),
+        }
+    }
+
     /// Starts every stored session in the driver, as after a restart. A session the driver
     /// cannot start is logged by the caller and does not stop the others.
     pub async fn resume_all(&self) -> Result<Vec<(SessionKey, Result<SessionState, DriverError>)>, StorageError> {
@@ -180,7 +197,8 @@ impl Sessions {
     /// Begins pairing; the sandbox links at once, a real phone later.
     pub async fn pair(&self, key: &SessionKey, method: &PairMethod) -> Result<(Pairing, Session), PairSessionError> {
         let session = self.find(key).await.map_err(not_found_or_internal(PairSessionError::NotFound))?;
-        let pairing = self.ports.driver.pair(key, method).await.map_err(|e| match e {
+        let driver = self.ports.driver.as_ref();
+        let pairing = on_started(driver, key, || driver.pair(key, method)).await.map_err(|e| match e {
             DriverError::AlreadyPaired => PairSessionError::AlreadyPaired,
             DriverError::Unavailable(why) => PairSessionError::DriverUnavailable(why),
             other => PairSessionError::Internal(other.into()),
@@ -192,7 +210,8 @@ impl Sessions {
     /// The QR code to scan now.
     pub async fn qr(&self, key: &SessionKey) -> Result<QrCode, QrCodeError> {
         self.find(key).await.map_err(not_found_or_internal(QrCodeError::NotFound))?;
-        self.ports.driver.qr(key).await.map_err(|e| match e {
+        let driver = self.ports.driver.as_ref();
+        on_started(driver, key, || driver.qr(key)).await.map_err(|e| match e {
             DriverError::NoQrCode | DriverError::AlreadyPaired => QrCodeError::NoQrCode,
             DriverError::Unavailable(why) => QrCodeError::DriverUnavailable(why),
             other => QrCodeError::Internal(other.into()),
@@ -202,7 +221,8 @@ impl Sessions {
     /// Unlinks the phone. Logging out a session that is not linked is harmless.
     pub async fn logout(&self, key: &SessionKey) -> Result<Session, SessionError> {
         let session = self.find(key).await?;
-        match self.ports.driver.logout(key).await {
+        let driver = self.ports.driver.as_ref();
+        match on_started(driver, key, || driver.logout(key)).await {
             Ok(()) | Err(DriverError::NotPaired | DriverError::LoggedOut) => {}
             Err(e) => return Err(SessionError::Internal(e.into())),
         }
@@ -223,7 +243,13 @@ impl Sessions {
     pub async fn inject_fault(&self, key: &SessionKey, fault: Fault, count: u32) -> Result<Session, InjectFaultError> {
         let injector = self.ports.faults.as_ref().ok_or(InjectFaultError::Unsupported)?;
         let session = self.find(key).await.map_err(not_found_or_internal(InjectFaultError::NotFound))?;
-        injector.inject(key, fault, count).await.map_err(|e| InjectFaultError::Internal(e.into()))?;
+        let driver = self.ports.driver.as_ref();
+        on_started(driver, key, || injector.inject(key, fault, count)).await.map_err(|e| match e {
+            DriverError::NotPaired | DriverError::LoggedOut => {
+                InjectFaultError::NotApplicable(format!("this fault does not apply now: {e}"))
+            }
+            other => InjectFaultError::Internal(other.into()),
+        })?;
         Ok(self.refresh(session).await?)
     }
 
@@ -233,7 +259,8 @@ impl Sessions {
 
     /// Brings the stored state in line with the driver's, announcing any change.
     async fn refresh(&self, mut session: Session) -> Result<Session, StorageError> {
-        match self.ports.driver.state(&session.key).await {
+        let driver = self.ports.driver.as_ref();
+        match on_started(driver, &session.key, || driver.state(&session.key)).await {
             Ok(state) => {
                 if let Some(at) = self.record_state(&session, state).await? {
                     session.state = state;
@@ -375,6 +402,35 @@ mod tests {
         m.driver.expect_remove().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         m.sessions.expect_delete().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
         Sessions::new(m.into_ports()).delete(&key("s1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_session_unknown_to_the_driver_is_started_on_first_use() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Pairing))));
+        let mut seq = mockall::Sequence::new();
+        m.driver.expect_pair().times(1).in_sequence(&mut seq).returning(|_, _| Err(DriverError::UnknownSession));
+        m.driver.expect_start().times(1).in_sequence(&mut seq).returning(|_| Ok(SessionState::Pairing));
+        m.driver
+            .expect_pair()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(Pairing::Qr(QrCode { payload: "2@x".into(), expires_at: at(70) })));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        m.sessions.expect_set_state().returning(|_, _, _| Ok(true));
+        m.events.expect_emit().returning(|_| ());
+        let (pairing, s) = Sessions::new(m.into_ports()).pair(&key("s1"), &PairMethod::Qr).await.unwrap();
+        assert!(matches!(pairing, Pairing::Qr(_)));
+        assert_eq!(s.state, SessionState::Connected);
+    }
+
+    #[tokio::test]
+    async fn registering_does_not_touch_the_driver() {
+        let mut m = Mocks::default();
+        m.sessions.expect_insert().times(1).returning(|_| Ok(()));
+        m.driver.expect_start().never();
+        let s = Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap()).await.unwrap();
+        assert_eq!(s.state, SessionState::Pairing);
     }
 
     #[tokio::test]

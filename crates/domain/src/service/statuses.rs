@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::ports::*;
 
-use super::{ErrorCode, Ports, internal_from_storage};
+use super::{ErrorCode, Ports, internal_from_storage, on_started};
 
 /// A request to publish a status, built only from validated values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,8 @@ impl Statuses {
         status.start_sending(self.ports.clock.now()).map_err(|e| PublishStatusError::Internal(e.into()))?;
         self.ports.statuses.update(&status).await?;
 
-        let outcome = self.ports.driver.publish(&session, &status).await;
+        let driver = self.ports.driver.as_ref();
+        let outcome = on_started(driver, &session, || driver.publish(&session, &status)).await;
         let now = self.ports.clock.now();
         let transition = match &outcome {
             Ok(message_id) => status.mark_published(message_id.clone(), now),
@@ -160,7 +161,10 @@ impl Statuses {
             return Err(RevokeStatusError::NotRevocable(status.state()));
         }
         let session = status.session().clone();
-        self.ports.driver.revoke(&session, &status).await.map_err(|e| RevokeStatusError::Driver(e.failure()))?;
+        let driver = self.ports.driver.as_ref();
+        on_started(driver, &session, || driver.revoke(&session, &status))
+            .await
+            .map_err(|e| RevokeStatusError::Driver(e.failure()))?;
         status.mark_revoked(self.ports.clock.now()).map_err(|e| RevokeStatusError::Internal(e.into()))?;
         self.ports.statuses.update(&status).await?;
         self.ports.events.emit(DomainEvent::StatusRevoked(status.clone())).await;

@@ -13,6 +13,14 @@ pub enum CreateTenantError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("no tenant with id {0}")]
+    NotFound(TenantId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum CreateApiKeyError {
     #[error("no tenant with id {0}")]
     TenantNotFound(TenantId),
@@ -29,11 +37,20 @@ pub enum AuthenticateError {
     Internal(anyhow::Error),
 }
 
-internal_from_storage!(CreateTenantError, CreateApiKeyError, AuthenticateError);
+internal_from_storage!(TenantError, CreateTenantError, CreateApiKeyError, AuthenticateError);
 
 impl ErrorCode for CreateTenantError {
     fn code(&self) -> &'static str {
         "internal"
+    }
+}
+
+impl ErrorCode for TenantError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "tenant_not_found",
+            Self::Internal(_) => "internal",
+        }
     }
 }
 
@@ -75,6 +92,10 @@ impl Tenancy {
             Tenant { id: TenantId::from_uuid(self.ports.ids.uuid()), name, created_at: self.ports.clock.now() };
         self.ports.tenants.insert(&tenant).await.map_err(|e| CreateTenantError::Internal(e.into()))?;
         Ok(tenant)
+    }
+
+    pub async fn tenant(&self, id: TenantId) -> Result<Tenant, TenantError> {
+        self.ports.tenants.get(id).await?.ok_or(TenantError::NotFound(id))
     }
 
     /// Issues a key for the tenant. The secret is in the result and nowhere else.

@@ -1,0 +1,227 @@
+//! Errors as RFC 9457 problem documents, and the one table of error codes.
+//!
+//! Every error a client can see has a stable snake_case `code`. The table below gives each code
+//! its HTTP status and title; use cases supply the code (`ErrorCode`), this module renders it.
+//! Internal causes are logged with the request id and never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use wastatus_domain::InvalidValue;
+use wastatus_domain::service::ErrorCode;
+
+/// (code, HTTP status, title). Clients switch on the code; the title is for humans.
+pub const CODES: &[(&str, u16, &str)] = &[
+    // The request itself.
+    ("malformed_json", 400, "The body is not valid JSON"),
+    ("unauthorized", 401, "Missing or invalid credentials"),
+    ("not_found", 404, "No such route"),
+    ("method_not_allowed", 405, "Method not allowed on this route"),
+    ("payload_too_large", 413, "The request body is too large"),
+    ("unsupported_media_type", 415, "The body must be application/json"),
+    ("invalid_request", 422, "The request does not match the expected shape"),
+    // Validation of values.
+    ("invalid_session_id", 422, "Invalid session id"),
+    ("empty_text", 422, "The status text is empty"),
+    ("text_too_long", 422, "The status text is too long"),
+    ("invalid_color", 422, "Invalid background colour"),
+    ("unknown_font", 422, "Unknown font"),
+    ("invalid_phone_number", 422, "Invalid phone number"),
+    ("invalid_name", 422, "Invalid name"),
+    ("invalid_limit", 422, "Invalid page size"),
+    ("invalid_cursor", 422, "Invalid pagination cursor"),
+    ("invalid_state", 422, "Unknown status state"),
+    ("unsupported_status_type", 422, "This status type is not supported"),
+    ("invalid_fault", 422, "Unknown or invalid fault"),
+    ("invalid_qr_format", 422, "Unknown QR code format"),
+    // Resources.
+    ("session_not_found", 404, "Session not found"),
+    ("status_not_found", 404, "Status not found"),
+    ("tenant_not_found", 404, "Tenant not found"),
+    ("sandbox_only", 404, "Only available with the sandbox driver"),
+    ("fault_not_applicable", 409, "The fault does not apply in the session's state"),
+    ("session_already_exists", 409, "A session with this id already exists"),
+    ("session_already_paired", 409, "The session is already paired"),
+    ("qr_not_available", 409, "No QR code is available"),
+    ("status_not_revocable", 409, "The status cannot be revoked"),
+    ("not_paired", 409, "The session is not paired"),
+    ("logged_out", 409, "The session was logged out"),
+    // WhatsApp and the driver.
+    ("device_disconnected", 503, "The WhatsApp session is not connected"),
+    ("upload_failed", 502, "Media upload to WhatsApp failed"),
+    ("upload_timeout", 504, "Media upload to WhatsApp timed out"),
+    ("device_error", 502, "The WhatsApp device refused the message"),
+    ("server_rejected", 502, "WhatsApp rejected the message"),
+    ("driver_unavailable", 503, "The WhatsApp driver is not available"),
+    // The server.
+    ("request_timeout", 503, "The request took too long"),
+    ("not_ready", 503, "The service is not ready"),
+    ("internal", 500, "Internal error"),
+];
+
+fn lookup(code: &str) -> (StatusCode, &'static str) {
+    CODES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|&(_, status, title)| (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), title))
+        .unwrap_or_else(|| {
+            tracing::error!(code, "error code missing from the table");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+        })
+}
+
+/// An RFC 9457 problem document, as sent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:wastatus:error:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong in this case, in words a person can act on.
+    pub detail: String,
+    /// The stable, snake_case error code; clients switch on this.
+    pub code: String,
+    /// The field of the request at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Further members specific to the code (e.g. `status_id` and `resource` for a failed
+    /// publish).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+const RESERVED: [&str; 7] = ["type", "title", "status", "detail", "instance", "code", "field"];
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug)]
+pub struct ApiError {
+    code: &'static str,
+    detail: String,
+    field: Option<&'static str>,
+    extensions: Map<String, Value>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Self { code, detail: detail.into(), field: None, extensions: Map::new(), headers: Vec::new() }
+    }
+
+    /// The error of a use case. An internal cause is logged here and replaced by a generic
+    /// message.
+    pub fn from_use_case<E: ErrorCode + std::fmt::Display + std::fmt::Debug>(error: E) -> Self {
+        let code = error.code();
+        if code == "internal" {
+            tracing::error!(error = ?error, "internal error");
+            return Self::internal();
+        }
+        Self::new(code, error.to_string())
+    }
+
+    pub fn internal() -> Self {
+        Self::new("internal", "something went wrong on our side; the request id identifies it in the logs")
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new("unauthorized", "send a valid API key as X-Api-Key or as Authorization: Bearer")
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// Adds a member to the problem document. The members RFC 9457 and this API define
+    /// (`type`, `title`, `status`, `detail`, `instance`, `code`, `field`) cannot be replaced.
+    pub fn with_extension(mut self, key: &str, value: impl Serialize) -> Self {
+        debug_assert!(!RESERVED.contains(&key), "{key} is a reserved problem member");
+        if RESERVED.contains(&key) {
+            return self;
+        }
+        if let Ok(value) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_owned(), value);
+        }
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> (StatusCode, Problem) {
+        let (status, title) = lookup(self.code);
+        let problem = Problem {
+            type_uri: format!("urn:wastatus:error:{}", self.code),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            field: self.field.map(str::to_owned),
+            extensions: self.extensions.clone(),
+        };
+        (status, problem)
+    }
+}
+
+impl From<InvalidValue> for ApiError {
+    fn from(e: InvalidValue) -> Self {
+        Self { field: Some(e.field), ..Self::new(e.code, e.message) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem) = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use wastatus_domain::FailureCode;
+
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_map_to_errors() {
+        let mut seen = HashSet::new();
+        for &(code, status, _) in CODES {
+            assert!(seen.insert(code), "{code} twice");
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert!((400..600).contains(&status), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_failure_a_status_can_have_is_in_the_table() {
+        for failure in FailureCode::ALL {
+            assert!(CODES.iter().any(|(c, _, _)| *c == failure.as_str()), "{failure}");
+        }
+    }
+
+    #[test]
+    fn a_problem_carries_code_status_and_field() {
+        let e: ApiError = InvalidValue::new("background_color", "invalid_color", "nope").into();
+        let (status, p) = e.problem();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let json = serde_json::to_value(p).unwrap();
+        assert_eq!(json["code"], "invalid_color");
+        assert_eq!(json["field"], "background_color");
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["type"], "urn:wastatus:error:invalid_color");
+    }
+}

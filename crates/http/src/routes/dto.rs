@@ -1,0 +1,304 @@
+//! The JSON shapes of the native API. Domain types stay free of serialisation concerns that
+//! belong to HTTP (OpenAPI schemas, envelopes); these types carry them.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use wastatus_domain as domain;
+
+use crate::error::ApiError;
+
+/// A session's connection state.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Pairing,
+    Connected,
+    Disconnected,
+    LoggedOut,
+}
+
+impl From<domain::SessionState> for SessionState {
+    fn from(s: domain::SessionState) -> Self {
+        match s {
+            domain::SessionState::Pairing => Self::Pairing,
+            domain::SessionState::Connected => Self::Connected,
+            domain::SessionState::Disconnected => Self::Disconnected,
+            domain::SessionState::LoggedOut => Self::LoggedOut,
+        }
+    }
+}
+
+/// A linked (or linking) WhatsApp number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    #[schema(example = "session-main")]
+    pub id: String,
+    pub state: SessionState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<domain::Session> for Session {
+    fn from(s: domain::Session) -> Self {
+        Self { id: s.key.id.to_string(), state: s.state.into(), created_at: s.created_at, updated_at: s.updated_at }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<Session>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateSession {
+    /// 1–64 letters, digits, `-`, `_` or `.`, starting with a letter or digit; unique in the tenant.
+    #[schema(example = "session-main")]
+    pub id: String,
+}
+
+/// How to link the session to a phone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum PairRequest {
+    /// Scan a QR code with the phone (WhatsApp → Linked devices).
+    Qr,
+    /// Type an 8-character code on the phone with this number.
+    Code {
+        #[schema(example = "919876543210")]
+        phone_number: String,
+    },
+}
+
+/// What the phone needs to complete pairing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairResponse {
+    /// `qr` or `code`.
+    #[schema(example = "qr")]
+    pub method: &'static str,
+    /// The QR payload, to render and scan (method `qr`). `GET …/qr` renders it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
+    /// The pairing code to type on the phone (method `code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ABCD-EFGH")]
+    pub code: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    /// The session after the request; the sandbox links at once.
+    pub session: Session,
+}
+
+/// The QR code as JSON (`?format=json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QrJson {
+    pub payload: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct QrQuery {
+    /// `png` (default), `svg`, `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// A font, by name (`SANS_SERIF`, `SERIF`, `NORICAN_REGULAR`, …) or protocol number (0–10).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum FontInput {
+    Number(u64),
+    Name(String),
+}
+
+/// A status to publish. For `type` `text`: `text`, and optionally `background_color` and `font`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PublishStatusRequest {
+    /// `text` (image and video are coming).
+    #[serde(rename = "type")]
+    #[schema(example = "text")]
+    pub status_type: String,
+    /// The text of a text status: 1 to 700 characters.
+    #[schema(example = "Flash sale ends tonight!")]
+    pub text: Option<String>,
+    /// `#RRGGBB` or `#AARRGGBB`; `#101010` when omitted.
+    #[schema(example = "#25D366")]
+    pub background_color: Option<String>,
+    /// `SANS_SERIF` when omitted.
+    pub font: Option<FontInput>,
+    /// Ask viewers' phones not to keep the status.
+    #[serde(default)]
+    pub view_once: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusType {
+    Text,
+    Image,
+    Video,
+}
+
+impl From<domain::StatusType> for StatusType {
+    fn from(t: domain::StatusType) -> Self {
+        match t {
+            domain::StatusType::Text => Self::Text,
+            domain::StatusType::Image => Self::Image,
+            domain::StatusType::Video => Self::Video,
+        }
+    }
+}
+
+/// Where a status is in its lifecycle: `accepted` → `sending` → `published` | `failed`;
+/// `published` → `revoked`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusState {
+    Accepted,
+    Sending,
+    Published,
+    Failed,
+    Revoked,
+}
+
+impl From<domain::StatusState> for StatusState {
+    fn from(s: domain::StatusState) -> Self {
+        match s {
+            domain::StatusState::Accepted => Self::Accepted,
+            domain::StatusState::Sending => Self::Sending,
+            domain::StatusState::Published => Self::Published,
+            domain::StatusState::Failed => Self::Failed,
+            domain::StatusState::Revoked => Self::Revoked,
+        }
+    }
+}
+
+/// Why a status was not published.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusFailure {
+    /// A stable code: `device_disconnected`, `logged_out`, `not_paired`, `upload_failed`,
+    /// `upload_timeout`, `device_error`, `server_rejected` or `internal`.
+    #[schema(example = "device_disconnected")]
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A status update and where it is in its lifecycle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    pub id: uuid::Uuid,
+    #[schema(example = "session-main")]
+    pub session_id: String,
+    #[serde(rename = "type")]
+    pub status_type: StatusType,
+    pub state: StatusState,
+    /// WhatsApp's message id, once published.
+    #[schema(example = "3EB0A1B2C3D4E5F6A7B8C9D0")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `#AARRGGBB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "#FF25D366")]
+    pub background_color: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "SANS_SERIF")]
+    pub font: Option<&'static str>,
+    pub view_once: bool,
+    pub failure: Option<StatusFailure>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&domain::Status> for Status {
+    fn from(s: &domain::Status) -> Self {
+        let (text, background_color, font) = match s.content() {
+            domain::StatusContent::Text(t) => {
+                (Some(t.text.as_str().to_owned()), Some(t.background_color.to_string()), Some(t.font.name()))
+            }
+        };
+        Self {
+            id: *s.id().as_uuid(),
+            session_id: s.session().id.to_string(),
+            status_type: s.status_type().into(),
+            state: s.state().into(),
+            message_id: s.message_id().map(|m| m.as_str().to_owned()),
+            text,
+            background_color,
+            font,
+            view_once: s.view_once(),
+            failure: s.failure().map(|f| StatusFailure { code: f.code.as_str(), message: f.message.clone() }),
+            created_at: s.created_at(),
+            updated_at: s.updated_at(),
+            published_at: s.published_at(),
+            revoked_at: s.revoked_at(),
+        }
+    }
+}
+
+/// One page of statuses, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusPage {
+    pub items: Vec<Status>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StatusListQuery {
+    /// 1–100, default 20.
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only statuses in this state.
+    pub state: Option<String>,
+}
+
+/// Encodes a cursor as an opaque, URL-safe string.
+pub fn encode_cursor(c: &domain::Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", c.created_at.timestamp_micros(), c.id))
+}
+
+pub fn decode_cursor(raw: &str) -> Result<domain::Cursor, ApiError> {
+    let invalid = || ApiError::new("invalid_cursor", "the cursor is not one this API returned");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
+    let created_at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    Ok(domain::Cursor { created_at, id: id.parse().map_err(|_| invalid())? })
+}
+
+/// A fault for the sandbox driver to simulate.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FaultRequest {
+    /// `disconnect`, `reconnect`, `upload_failed`, `upload_timeout`, `device_error` or `server_reject`.
+    #[schema(example = "disconnect")]
+    pub fault: String,
+    /// For the publish faults: how many of the next publishes fail (1–1000, default 1).
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = domain::Cursor {
+            created_at: DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap(),
+            id: domain::StatusId::from_uuid(uuid::Uuid::now_v7()),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), c);
+        for bad in ["", "!!", "bm9jb2xvbg", "MTIzOm5vdC1hLXV1aWQ"] {
+            assert_eq!(decode_cursor(bad).unwrap_err().code(), "invalid_cursor", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `/v1/sessions`: create, list, inspect, pair, log out, delete.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use wastatus_domain::{PairMethod, Pairing, PhoneNumber, SessionId};
+
+use super::dto::{CreateSession, PairRequest, PairResponse, QrQuery, Session, SessionList};
+use super::qr::{self, QrFormat};
+use crate::ApiState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery, Auth, SessionPath};
+
+/// Create a session. It starts in `pairing`; pair it next.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession, responses(
+    (status = 201, body = Session, headers(("location" = String, description = "The new session's URL"))),
+    (status = 409, description = "`session_already_exists`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`invalid_session_id`", body = Problem, content_type = "application/problem+json"),
+), security(("api_key" = []), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<ApiState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> Result<Response, ApiError> {
+    let id = SessionId::new(body.id)?;
+    let session = state.sessions.create(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    let location = format!("/v1/sessions/{}", session.key.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Session::from(session))).into_response())
+}
+
+/// List the tenant's sessions with their live states.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", responses(
+    (status = 200, body = SessionList),
+), security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(State(state): State<ApiState>, Auth(principal): Auth) -> Result<Json<SessionList>, ApiError> {
+    let sessions = state.sessions.list(principal.tenant).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(SessionList { items: sessions.into_iter().map(Session::from).collect() }))
+}
+
+/// A session and its live state.
+#[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, body = Session),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn get(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<Json<Session>, ApiError> {
+    let session = state.sessions.get(&key).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(session.into()))
+}
+
+/// Delete a session: unlink it, wipe its device state, and delete its status history.
+#[utoipa::path(delete, path = "/v1/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn delete(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<StatusCode, ApiError> {
+    state.sessions.delete(&key).await.map_err(ApiError::from_use_case)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pair a session with a phone, by QR code or by pairing code.
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/pair", tag = "sessions",
+    params(("session_id" = String, Path)),
+    request_body = PairRequest,
+    responses(
+        (status = 200, body = PairResponse),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`session_already_paired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_phone_number`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn pair(
+    State(state): State<ApiState>,
+    SessionPath(key): SessionPath,
+    ApiJson(body): ApiJson<PairRequest>,
+) -> Result<Json<PairResponse>, ApiError> {
+    let method = match body {
+        PairRequest::Qr => PairMethod::Qr,
+        PairRequest::Code { phone_number } => PairMethod::Code { phone_number: PhoneNumber::new(&phone_number)? },
+    };
+    let (pairing, session) = state.sessions.pair(&key, &method).await.map_err(ApiError::from_use_case)?;
+    let response = match pairing {
+        Pairing::Qr(qr) => PairResponse {
+            method: "qr",
+            qr: Some(qr.payload),
+            code: None,
+            expires_at: qr.expires_at,
+            session: session.into(),
+        },
+        Pairing::Code(code) => PairResponse {
+            method: "code",
+            qr: None,
+            code: Some(code.code),
+            expires_at: code.expires_at,
+            session: session.into(),
+        },
+    };
+    Ok(Json(response))
+}
+
+/// The QR code to scan now, as PNG (default), SVG, text or JSON.
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/qr", tag = "sessions",
+    params(("session_id" = String, Path), QrQuery),
+    responses(
+        (status = 200, description = "The QR code", content(
+            ("image/png"), ("image/svg+xml"), ("text/plain"), (super::dto::QrJson = "application/json"),
+        )),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`qr_not_available`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn qr(
+    State(state): State<ApiState>,
+    SessionPath(key): SessionPath,
+    ApiQuery(query): ApiQuery<QrQuery>,
+) -> Result<Response, ApiError> {
+    let format = QrFormat::parse(query.format.as_deref())?;
+    let code = state.sessions.qr(&key).await.map_err(ApiError::from_use_case)?;
+    qr::render(&code, format)
+}
+
+/// Log a session out: the phone forgets the linked device; pair again to publish.
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/logout", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, body = Session),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn logout(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<Json<Session>, ApiError> {
+    let session = state.sessions.logout(&key).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(session.into()))
+}

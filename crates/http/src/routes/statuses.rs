@@ -1,0 +1,150 @@
+//! Status routes: publish, history, get, revoke.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use wastatus_domain::service::{PublishStatus, PublishStatusError};
+use wastatus_domain::{
+    BackgroundColor, Font, InvalidValue, PageLimit, SessionKey, StatusContent, StatusQuery, StatusText, TextStatus,
+};
+
+use super::dto::{
+    self, FontInput, PublishStatusRequest, Status, StatusListQuery, StatusPage, decode_cursor, encode_cursor,
+};
+use crate::ApiState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
+
+/// Publish a status and wait for WhatsApp's confirmation.
+///
+/// Answers `201` with the `published` status. If the send fails, the status is kept as `failed`
+/// and the problem document names the reason in `code`, its id in `status_id` and the stored
+/// status in `resource`.
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/statuses", tag = "statuses",
+    params(("session_id" = String, Path)),
+    request_body = PublishStatusRequest,
+    responses(
+        (status = 201, body = Status, headers(("location" = String, description = "The status's URL"))),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_paired`, `logged_out`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `unsupported_status_type`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`upload_failed`, `device_error`, `server_rejected`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`upload_timeout`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn publish(
+    State(state): State<ApiState>,
+    SessionPath(session): SessionPath,
+    ApiJson(body): ApiJson<PublishStatusRequest>,
+) -> Result<Response, ApiError> {
+    let command = publish_command(session, body)?;
+    match state.statuses.publish(command).await {
+        Ok(status) => {
+            let location = format!("/v1/statuses/{}", status.id());
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Status::from(&status))).into_response())
+        }
+        Err(PublishStatusError::Failed { status }) => {
+            let failure = status.failure().cloned();
+            let (code, message) = failure.map_or(("internal", String::new()), |f| (f.code.as_str(), f.message));
+            Err(ApiError::new(code, message)
+                .with_extension("status_id", status.id())
+                .with_extension("resource", Status::from(status.as_ref())))
+        }
+        Err(e) => Err(ApiError::from_use_case(e)),
+    }
+}
+
+fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<PublishStatus, ApiError> {
+    let content = match body.status_type.as_str() {
+        "text" => {
+            let text =
+                body.text.ok_or_else(|| InvalidValue::new("text", "empty_text", "a text status needs `text`"))?;
+            let background_color = match body.background_color {
+                Some(raw) => raw.parse::<BackgroundColor>()?,
+                None => BackgroundColor::DEFAULT,
+            };
+            let font = match body.font {
+                None => Font::default(),
+                Some(FontInput::Name(name)) => name.parse()?,
+                Some(FontInput::Number(n)) => Font::from_code(n).ok_or_else(|| {
+                    InvalidValue::new("font", "unknown_font", format!("{n} is not a font; fonts are numbered 0 to 10"))
+                })?,
+            };
+            StatusContent::Text(TextStatus { text: StatusText::new(text)?, background_color, font })
+        }
+        "image" | "video" => {
+            return Err(ApiError::new(
+                "unsupported_status_type",
+                format!("{} statuses are not supported by this version yet; use `text`", body.status_type),
+            ));
+        }
+        other => {
+            return Err(ApiError::new(
+                "unsupported_status_type",
+                format!("{other:?} is not a status type; use `text`, `image` or `video`"),
+            ));
+        }
+    };
+    Ok(PublishStatus { session, content, view_once: body.view_once })
+}
+
+/// A session's status history, newest first.
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/statuses", tag = "statuses",
+    params(("session_id" = String, Path), StatusListQuery),
+    responses(
+        (status = 200, body = StatusPage),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_limit`, `invalid_cursor`, `invalid_state`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<ApiState>,
+    SessionPath(session): SessionPath,
+    ApiQuery(query): ApiQuery<StatusListQuery>,
+) -> Result<Json<StatusPage>, ApiError> {
+    let query = StatusQuery {
+        limit: query.limit.map(PageLimit::new).transpose()?.unwrap_or_default(),
+        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        state: query
+            .state
+            .map(|s| s.parse().map_err(|_| ApiError::new("invalid_state", format!("{s:?} is not a status state"))))
+            .transpose()?,
+    };
+    let page = state.statuses.list(&session, &query).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(StatusPage {
+        items: page.items.iter().map(Status::from).collect(),
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
+}
+
+/// One status.
+#[utoipa::path(get, path = "/v1/statuses/{status_id}", tag = "statuses",
+    params(("status_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = Status),
+        (status = 404, description = "`status_not_found`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn get(
+    State(state): State<ApiState>,
+    StatusPath(principal, id): StatusPath,
+) -> Result<Json<Status>, ApiError> {
+    let status = state.statuses.get(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(Status::from(&status)))
+}
+
+/// Revoke (delete) a published status from the audience's phones.
+#[utoipa::path(delete, path = "/v1/statuses/{status_id}", tag = "statuses",
+    params(("status_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The status, now `revoked`", body = Status),
+        (status = 404, description = "`status_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`status_not_revocable`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = []), ("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<ApiState>,
+    StatusPath(principal, id): StatusPath,
+) -> Result<Json<Status>, ApiError> {
+    let status = state.statuses.revoke(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(dto::Status::from(&status)))
+}

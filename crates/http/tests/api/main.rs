@@ -1,0 +1,9 @@
+//! The native API in process: the real router over the real storage (a fresh SQLite file per
+//! test), the sandbox driver and the API-key mint.
+
+mod errors;
+mod openapi;
+mod sessions;
+mod statuses;
+mod support;
+mod tenancy;
