@@ -1,1 +1,48 @@
-fn main(){}
+//! The `wastatus` binary: reads configuration, wires the adapters into the domain, and runs the
+//! server or an admin command.
+
+mod adapters;
+mod admin;
+mod cli;
+mod config;
+mod serve;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("wastatus: configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    config::init_logging(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("wastatus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(config).await,
+            Command::Migrate => wiring::migrate(&config).await,
+            Command::Admin(command) => admin::run(&config, command).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wastatus: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Small adapters that belong to the running process rather than to an adapter crate: the
+//! system clock, id generation, the event log, and the stand-in for a driver not in this build.
+
+use async_trait::async_trait;
+use chrono::{SubsecRound, Utc};
+use wastatus_domain::ports::{Clock, DomainEvent, DriverError, EventSink, IdGenerator, WhatsAppDriver};
+use wastatus_domain::{MessageId, PairMethod, Pairing, QrCode, SessionKey, SessionState, Status, Timestamp};
+
+/// The system clock, truncated to microseconds (what storage keeps).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// Time-ordered UUID v7 ids.
+pub struct UuidV7;
+
+impl IdGenerator for UuidV7 {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
+    }
+}
+
+/// Logs domain events and counts them. Webhook delivery will consume the same events.
+pub struct EventLog;
+
+#[async_trait]
+impl EventSink for EventLog {
+    async fn emit(&self, event: DomainEvent) {
+        let kind = event.kind();
+        metrics::counter!("wastatus_events_total", "type" => kind).increment(1);
+        match &event {
+            DomainEvent::StatusPublished(s) | DomainEvent::StatusRevoked(s) => {
+                tracing::info!(event = kind, status = %s.id(), session = %s.session(), message_id = ?s.message_id().map(|m| m.as_str()));
+            }
+            DomainEvent::StatusFailed(s) => {
+                let failure = s.failure().map(|f| f.code.as_str()).unwrap_or_default();
+                tracing::warn!(event = kind, status = %s.id(), session = %s.session(), failure);
+            }
+            DomainEvent::SessionStateChanged { session, state, .. } => {
+                tracing::info!(event = kind, %session, %state);
+            }
+        }
+    }
+}
+
+/// Stands in for the WhatsApp Web driver until it is part of the build: every operation
+/// answers [`DriverError::Unavailable`] with what to do instead, so nothing pretends to work.
+pub struct WebDriverUnavailable;
+
+impl WebDriverUnavailable {
+    fn error() -> DriverError {
+        DriverError::Unavailable(
+            "the WhatsApp Web driver is not part of this build yet; run with whatsapp.driver = \"sandbox\" \
+             (WASTATUS__WHATSAPP__DRIVER=sandbox)"
+                .to_owned(),
+        )
+    }
+}
+
+#[async_trait]
+impl WhatsAppDriver for WebDriverUnavailable {
+    async fn start(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
+        Err(Self::error())
+    }
+    async fn state(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
+        Err(Self::error())
+    }
+    async fn pair(&self, _: &SessionKey, _: &PairMethod) -> Result<Pairing, DriverError> {
+        Err(Self::error())
+    }
+    async fn qr(&self, _: &SessionKey) -> Result<QrCode, DriverError> {
+        Err(Self::error())
+    }
+    async fn logout(&self, _: &SessionKey) -> Result<(), DriverError> {
+        Err(Self::error())
+    }
+    async fn remove(&self, _: &SessionKey) -> Result<(), DriverError> {
+        Ok(())
+    }
+    async fn publish(&self, _: &SessionKey, _: &Status) -> Result<MessageId, DriverError> {
+        Err(Self::error())
+    }
+    async fn revoke(&self, _: &SessionKey, _: &Status) -> Result<(), DriverError> {
+        Err(Self::error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_keeps_microseconds_only() {
+        let now = SystemClock.now();
+        assert_eq!(now.timestamp_subsec_nanos() % 1_000, 0);
+    }
+
+    #[test]
+    fn ids_are_v7_and_increasing() {
+        let a = UuidV7.uuid();
+        let b = UuidV7.uuid();
+        assert_eq!(a.get_version_num(), 7);
+        assert!(b > a);
+    }
+}

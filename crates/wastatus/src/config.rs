@@ -1,0 +1,237 @@
+//! Configuration: built-in defaults < TOML file < `WASTATUS__<SECTION>__<KEY>` environment
+//! variables. Unknown keys are errors, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULT_FILE: &str = "wastatus.toml";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub whatsapp: WhatsApp,
+    pub auth: Auth,
+    pub media: Media,
+    pub webhooks: Webhooks,
+    pub log: Log,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Bind address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Seconds a request may take before it is answered with `request_timeout`.
+    pub request_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 256 * 1024,
+            request_timeout_secs: 60,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self { url: "sqlite://wastatus.db?mode=rwc".to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// The real WhatsApp Web multi-device driver.
+    #[default]
+    Web,
+    /// A local simulation, for tests and demos.
+    Sandbox,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsApp {
+    pub driver: Driver,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    pub jwt: Jwt,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jwt {
+    /// HS256 secret; JWT authentication is off while it is unset.
+    pub secret: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Media {
+    pub allow_private_networks: bool,
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    pub allow_private_networks: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `wastatus=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".to_owned() }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` must exist; otherwise `wastatus.toml` in the working
+    /// directory is read if present.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(explicit, std::env::vars())
+    }
+
+    fn load_from(explicit: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        builder = match explicit {
+            Some(path) => builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true)),
+            None => builder.add_source(config::File::new(DEFAULT_FILE, config::FileFormat::Toml).required(false)),
+        };
+        let env: config::Map<String, String> = env.into_iter().collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("WASTATUS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let config = builder.build().context("reading the configuration")?;
+        config.try_deserialize().context("invalid configuration")
+    }
+}
+
+/// Logs go to stderr, so stdout carries only what scripts read (the `listening on` line and
+/// admin JSON).
+pub fn init_logging(log: &Log) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::load_from(Some(&write_toml("")), env(&[])).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database.url, "sqlite://wastatus.db?mode=rwc");
+        assert_eq!(c.whatsapp.driver, Driver::Web);
+        assert!(c.auth.jwt.secret.is_none());
+        assert!(!c.media.allow_private_networks && !c.media.allow_http && !c.webhooks.allow_private_networks);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = write_toml("[server]\nlisten = \"127.0.0.1:9000\"\n[whatsapp]\ndriver = \"web\"\n");
+        let c = Config::load_from(
+            Some(&file),
+            env(&[
+                ("WASTATUS__WHATSAPP__DRIVER", "sandbox"),
+                ("WASTATUS__DATABASE__URL", "postgres://u@127.0.0.1/db"),
+                ("WASTATUS__MEDIA__ALLOW_HTTP", "true"),
+                ("WASTATUS__AUTH__JWT__SECRET", "12345"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9000", "the file applies where env is silent");
+        assert_eq!(c.whatsapp.driver, Driver::Sandbox);
+        assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
+        assert!(c.media.allow_http);
+        assert_eq!(c.auth.jwt.secret.as_ref().unwrap().expose_secret(), "12345");
+    }
+
+    #[test]
+    fn port_zero_is_accepted() {
+        let c = Config::load_from(Some(&write_toml("")), env(&[("WASTATUS__SERVER__LISTEN", "127.0.0.1:0")])).unwrap();
+        assert_eq!(c.server.listen.port(), 0);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        assert!(Config::load_from(Some(&write_toml("[server]\nlisten_addr = \"x\"\n")), env(&[])).is_err());
+        assert!(Config::load_from(Some(&write_toml("")), env(&[("WASTATUS__WHATSAPP__DRIVER", "selenium")])).is_err());
+        assert!(Config::load_from(Some(&write_toml("")), env(&[("WASTATUS__SERVER__LISTEN", "nowhere")])).is_err());
+    }
+
+    #[test]
+    fn an_explicit_file_must_exist() {
+        assert!(Config::load_from(Some(Path::new("/nonexistent/wastatus.toml")), env(&[])).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::load_from(Some(&write_toml("[auth.jwt]\nsecret = \"hunter2\"\n")), env(&[])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    fn write_toml(content: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("wastatus-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::File::create(&path).unwrap().write_all(content.as_bytes()).unwrap();
+        path
+    }
+}

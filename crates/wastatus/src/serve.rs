@@ -1,0 +1,105 @@
+//! `wastatus serve`: the HTTP server, with graceful shutdown.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use wastatus_http::{ApiState, HttpConfig, Readiness};
+use wastatus_storage::Storage;
+
+use crate::config::Config;
+use crate::wiring::{self, DriverUse};
+
+struct DatabaseReadiness(Storage);
+
+#[async_trait]
+impl Readiness for DatabaseReadiness {
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness check failed");
+            "the database is not reachable".to_owned()
+        })
+    }
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
+    let app = wiring::build(&config, DriverUse::Run).await?;
+    tracing::info!(driver = ?config.whatsapp.driver, database = app.storage.backend(), "starting");
+
+    for (session, outcome) in app.sessions.resume_all().await.context("resuming sessions")? {
+        match outcome {
+            Ok(state) => tracing::info!(%session, %state, "session resumed"),
+            Err(error) => tracing::warn!(%session, %error, "session could not be resumed"),
+        }
+    }
+
+    let state = ApiState {
+        sessions: app.sessions,
+        statuses: app.statuses,
+        tenancy: app.tenancy,
+        readiness: Arc::new(DatabaseReadiness(app.storage)),
+        metrics: Some(metrics),
+    };
+    let http = HttpConfig {
+        body_limit: config.server.body_limit,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+    };
+    let router = wastatus_http::router(state, &http);
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    // Scripts wait for this exact line on stdout.
+    println!("listening on http://{addr}");
+    std::io::stdout().flush().ok();
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = signalled_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result.context("server task")?.context("serving HTTP")?,
+        _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

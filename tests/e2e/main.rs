@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `wastatus` binary, started as a user would start it, driven over
+//! loopback HTTP with the sandbox driver and a fresh SQLite database per test.
+
+mod support;
+mod tour;
