@@ -1,1 +1,53 @@
-fn main(){}
+//! Project automation for the wastatus workspace, run as `cargo xtask <command>`.
+//!
+//! - `cargo xtask ci` runs the same checks as continuous integration.
+//! - `cargo xtask bench api` measures the gateway's own overhead over loopback.
+//!
+//! The tidy checks (for example, "the domain crate has no I/O dependency") are ordinary tests
+//! of this package, so `cargo test --workspace` runs them.
+
+mod bench;
+mod ci;
+mod workspace;
+
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface of `cargo xtask`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Project automation for wastatus")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The tasks `cargo xtask` knows.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run formatting, lint and test checks, stopping at the first failure.
+    Ci,
+    /// Run a benchmark against a release build of the gateway.
+    Bench {
+        #[command(subcommand)]
+        bench: bench::Bench,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ci => ci::run(),
+        Command::Bench { bench } => bench::run(bench),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -105,7 +105,7 @@ impl Statuses {
         Self { ports }
     }
 
-    /// Stores the status, hands it to the driver and records the outcome.
+    /// Stores the status (as `sending`), hands it to the driver and records the outcome.
     ///
     /// The status is `published` only if the driver confirmed the send. Any other outcome
     /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`].
@@ -115,11 +115,12 @@ impl Statuses {
             return Err(PublishStatusError::SessionNotFound(session.id));
         }
         let id = StatusId::from_uuid(self.ports.ids.uuid());
-        let mut status = Status::accept(id, session.clone(), content, view_once, self.ports.clock.now());
+        let now = self.ports.clock.now();
+        let mut status = Status::accept(id, session.clone(), content, view_once, now);
+        // Sent at once, so it is first stored as `sending`: one write, and a crash before the
+        // outcome is recorded leaves a status whose outcome is known to be uncertain.
+        status.start_sending(now).map_err(|e| PublishStatusError::Internal(e.into()))?;
         self.ports.statuses.insert(&status).await.map_err(|e| PublishStatusError::Internal(e.into()))?;
-
-        status.start_sending(self.ports.clock.now()).map_err(|e| PublishStatusError::Internal(e.into()))?;
-        self.ports.statuses.update(&status).await?;
 
         let driver = self.ports.driver.as_ref();
         let outcome = on_started(driver, &session, || driver.publish(&session, &status)).await;
@@ -226,7 +227,7 @@ mod tests {
         let status = Statuses::new(m.into_ports()).publish(command()).await.unwrap();
         assert_eq!(status.state(), StatusState::Published);
         assert_eq!(status.message_id().unwrap().as_str(), "3EB0AAAAAAAAAAAAAAAAAAAA");
-        assert_eq!(*saved.lock().unwrap(), [StatusState::Accepted, StatusState::Sending, StatusState::Published]);
+        assert_eq!(*saved.lock().unwrap(), [StatusState::Sending, StatusState::Published]);
     }
 
     #[tokio::test]
@@ -243,7 +244,7 @@ mod tests {
         assert_eq!(status.state(), StatusState::Failed);
         assert_eq!(status.message_id(), None);
         assert_eq!(status.failure().unwrap().code, FailureCode::DeviceDisconnected);
-        assert_eq!(*saved.lock().unwrap(), [StatusState::Accepted, StatusState::Sending, StatusState::Failed]);
+        assert_eq!(*saved.lock().unwrap(), [StatusState::Sending, StatusState::Failed]);
     }
 
     #[tokio::test]

@@ -117,3 +117,11 @@ async fn pagination_parameters_are_validated() {
     app.call("GET", "/v1/sessions/s1/statuses?cursor=bogus", Some(&key), None).await.problem(422, "invalid_cursor");
     app.call("GET", "/v1/sessions/s1/statuses?state=lost", Some(&key), None).await.problem(422, "invalid_state");
 }
+
+#[test]
+fn the_error_table_in_the_docs_is_complete() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).unwrap();
+    for (code, status, _) in wastatus_http::error::CODES {
+        assert!(doc.contains(&format!("| `{code}` | {status} |")), "docs/API.md lacks {code} ({status})");
+    }
+}

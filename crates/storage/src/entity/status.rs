@@ -1,0 +1,35 @@
+//! A row of `statuses`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "statuses")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub session_id: String,
+    /// The content's type (`StatusType::as_str`); it says which content columns are used.
+    #[sea_orm(column_name = "type")]
+    pub kind: String,
+    /// Text statuses: the text.
+    pub text: Option<String>,
+    /// Text statuses: the background colour, 32-bit ARGB.
+    pub background_color: Option<i64>,
+    /// Text statuses: the font's protocol number.
+    pub font: Option<i16>,
+    pub view_once: bool,
+    pub state: String,
+    pub message_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub published_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,46 @@
+//! Connecting, migrating and probing.
+
+use wastatus_storage::Storage;
+
+use crate::fixtures::given_tenant;
+use crate::harness::{TestDb, postgres_url, storage_tests};
+
+storage_tests!(migrating_again_is_harmless, ping_and_backend);
+
+async fn migrating_again_is_harmless(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+
+    db.storage.migrate().await.expect("a second migrate");
+    db.storage.migrate().await.expect("a third migrate");
+
+    assert_eq!(db.tenants().get(tenant.id).await.unwrap(), Some(tenant), "data survives");
+    given_tenant(&db).await;
+}
+
+async fn ping_and_backend(db: TestDb) {
+    db.storage.ping().await.expect("ping");
+    let expected = if db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    assert_eq!(db.storage.backend(), expected);
+    assert_eq!(db.storage.clone().backend(), expected, "clones share the pool");
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_without_echoing_secrets() {
+    for url in ["mysql://admin:hunter2@localhost/db", "not a url with hunter2", "postgres://admin:hunter2@[::1"] {
+        let err = Storage::connect(url).await.expect_err(url);
+        assert!(!format!("{err:#}").contains("hunter2"), "{err:#}");
+    }
+    let err = Storage::connect("mysql://localhost/db").await.unwrap_err();
+    assert!(format!("{err:#}").contains("mysql"), "{err:#}");
+}
+
+#[tokio::test]
+async fn login_failures_do_not_echo_the_password() {
+    let mut url = url::Url::parse(&postgres_url()).unwrap();
+    url.set_username("wastatus_no_such_role").unwrap();
+    url.set_password(Some("hunter2")).unwrap();
+    let err = Storage::connect(url.as_str()).await.unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("postgres"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}

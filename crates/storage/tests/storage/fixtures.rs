@@ -1,0 +1,90 @@
+//! Domain values for the tests, and shortcuts that store them.
+
+use chrono::DateTime;
+use uuid::Uuid;
+use wastatus_domain::{
+    ApiKey, ApiKeyId, BackgroundColor, Font, KeyHash, Name, Session, SessionId, SessionKey, SessionState, Status,
+    StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus, Timestamp,
+};
+
+use crate::harness::TestDb;
+
+/// An instant `secs` seconds and `micros` microseconds after a fixed origin (2027-01-15T08:00Z).
+pub fn at(secs: i64, micros: u32) -> Timestamp {
+    DateTime::from_timestamp(1_800_000_000 + secs, micros * 1_000).expect("a valid instant")
+}
+
+pub fn tenant() -> Tenant {
+    Tenant { id: TenantId::from_uuid(Uuid::new_v4()), name: Name::new("Acme Retail").unwrap(), created_at: at(0, 0) }
+}
+
+/// A random key hash.
+pub fn hash() -> KeyHash {
+    let mut bytes = [0_u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    KeyHash(bytes)
+}
+
+/// A fresh, never used, unrevoked key of `tenant`.
+pub fn api_key(tenant: TenantId) -> ApiKey {
+    ApiKey {
+        id: ApiKeyId::from_uuid(Uuid::new_v4()),
+        tenant,
+        name: None,
+        display_prefix: "wsk_AbCd".to_owned(),
+        hash: hash(),
+        created_at: at(1, 0),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+pub fn session_key(tenant: TenantId, id: &str) -> SessionKey {
+    SessionKey { tenant, id: SessionId::new(id).unwrap() }
+}
+
+pub fn session(key: SessionKey) -> Session {
+    Session { key, state: SessionState::Pairing, created_at: at(2, 0), updated_at: at(2, 0) }
+}
+
+pub fn text(text: &str) -> StatusContent {
+    StatusContent::Text(TextStatus {
+        text: StatusText::new(text).unwrap(),
+        background_color: BackgroundColor::DEFAULT,
+        font: Font::SansSerif,
+    })
+}
+
+/// A newly accepted text status with a random id, so that ties on `created_at` are broken in
+/// no particular order.
+pub fn status(session: &SessionKey, created_at: Timestamp) -> Status {
+    Status::accept(StatusId::from_uuid(Uuid::new_v4()), session.clone(), text("Flash sale!"), false, created_at)
+}
+
+/// Stores a new tenant and returns it.
+pub async fn given_tenant(db: &TestDb) -> Tenant {
+    let tenant = tenant();
+    db.tenants().insert(&tenant).await.unwrap();
+    tenant
+}
+
+/// Stores a new tenant with one session called `id`, and returns the session's key.
+pub async fn given_session(db: &TestDb, id: &str) -> SessionKey {
+    let tenant = given_tenant(db).await;
+    given_session_of(db, tenant.id, id).await
+}
+
+/// Stores a session called `id` for an existing tenant, and returns its key.
+pub async fn given_session_of(db: &TestDb, tenant: TenantId, id: &str) -> SessionKey {
+    let key = session_key(tenant, id);
+    db.sessions().insert(&session(key.clone())).await.unwrap();
+    key
+}
+
+/// Stores a new status of `session` created at `created_at`, and returns it.
+pub async fn given_status(db: &TestDb, session: &SessionKey, created_at: Timestamp) -> Status {
+    let status = status(session, created_at);
+    db.statuses().insert(&status).await.unwrap();
+    status
+}

@@ -1,0 +1,150 @@
+//! `SessionRepository`.
+
+use uuid::Uuid;
+use wastatus_domain::ports::InsertError;
+use wastatus_domain::{Session, SessionState, StatusQuery, TenantId};
+
+use crate::fixtures::{at, given_session, given_session_of, given_status, given_tenant, session, session_key};
+use crate::harness::{TestDb, storage_tests};
+
+storage_tests!(
+    sessions_round_trip,
+    a_session_id_is_unique_within_a_tenant_only,
+    sessions_are_listed_by_id,
+    set_state_saves_the_state_and_the_time,
+    sessions_are_tenant_scoped,
+    deleting_a_session_deletes_its_statuses,
+    a_session_of_an_unknown_tenant_is_a_storage_error,
+    an_unknown_stored_state_is_a_storage_error,
+);
+
+async fn sessions_round_trip(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let session = Session {
+        state: SessionState::LoggedOut,
+        created_at: at(3, 1),
+        updated_at: at(4, 999_999),
+        ..session(session_key(tenant.id, "shop_919876543210.v2"))
+    };
+    db.sessions().insert(&session).await.unwrap();
+
+    assert_eq!(db.sessions().get(&session.key).await.unwrap(), Some(session.clone()));
+    assert_eq!(db.sessions().get(&session_key(tenant.id, "other")).await.unwrap(), None);
+}
+
+async fn a_session_id_is_unique_within_a_tenant_only(db: TestDb) {
+    let first = given_session(&db, "main").await;
+    let again = Session { state: SessionState::Connected, ..session(first.clone()) };
+    let err = db.sessions().insert(&again).await.unwrap_err();
+    assert!(matches!(err, InsertError::AlreadyExists), "{err:?}");
+    assert_eq!(db.sessions().get(&first).await.unwrap().unwrap().state, SessionState::Pairing, "untouched");
+
+    let other_tenant = given_tenant(&db).await;
+    let same_id_elsewhere = given_session_of(&db, other_tenant.id, "main").await;
+    assert_eq!(db.sessions().get(&same_id_elsewhere).await.unwrap(), Some(session(same_id_elsewhere.clone())));
+    assert_eq!(db.sessions().get(&first).await.unwrap(), Some(session(first)));
+}
+
+async fn sessions_are_listed_by_id(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let other = given_tenant(&db).await;
+    // Inserted out of order; listed bytewise, whatever the database's locale.
+    let ids = ["b", "a_b", "B", "a.c", "ab", "a-b", "0z", "Z9"];
+    for id in ids {
+        given_session_of(&db, tenant.id, id).await;
+    }
+    given_session_of(&db, other.id, "a").await;
+
+    let listed: Vec<String> =
+        db.sessions().list(tenant.id).await.unwrap().into_iter().map(|s| s.key.id.as_str().to_owned()).collect();
+    let mut expected: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(db.sessions().list(TenantId::from_uuid(Uuid::new_v4())).await.unwrap(), vec![]);
+
+    let all: Vec<(TenantId, String)> = db
+        .sessions()
+        .list_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.key.tenant, s.key.id.as_str().to_owned()))
+        .collect();
+    let mut expected_all: Vec<(TenantId, String)> = expected.into_iter().map(|id| (tenant.id, id)).collect();
+    expected_all.push((other.id, "a".to_owned()));
+    expected_all.sort();
+    assert_eq!(all, expected_all);
+}
+
+async fn set_state_saves_the_state_and_the_time(db: TestDb) {
+    let key = given_session(&db, "main").await;
+
+    assert!(db.sessions().set_state(&key, SessionState::Connected, at(50, 7)).await.unwrap());
+
+    let stored = db.sessions().get(&key).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Session { state: SessionState::Connected, updated_at: at(50, 7), ..session(key.clone()) },
+        "created_at is kept"
+    );
+    let missing = session_key(key.tenant, "missing");
+    assert!(!db.sessions().set_state(&missing, SessionState::Connected, at(51, 0)).await.unwrap());
+    assert_eq!(db.sessions().get(&missing).await.unwrap(), None, "set_state does not create sessions");
+}
+
+async fn sessions_are_tenant_scoped(db: TestDb) {
+    let mine = given_session(&db, "main").await;
+    let status = given_status(&db, &mine, at(10, 0)).await;
+    let intruder = given_tenant(&db).await;
+    let theirs = session_key(intruder.id, "main");
+
+    assert_eq!(db.sessions().get(&theirs).await.unwrap(), None);
+    assert!(!db.sessions().set_state(&theirs, SessionState::LoggedOut, at(60, 0)).await.unwrap());
+    assert!(!db.sessions().delete(&theirs).await.unwrap());
+    assert_eq!(db.sessions().list(intruder.id).await.unwrap(), vec![]);
+
+    assert_eq!(db.sessions().get(&mine).await.unwrap(), Some(session(mine.clone())), "untouched");
+    assert_eq!(db.statuses().get(mine.tenant, status.id()).await.unwrap(), Some(status));
+}
+
+async fn deleting_a_session_deletes_its_statuses(db: TestDb) {
+    let doomed = given_session(&db, "doomed").await;
+    let kept = given_session_of(&db, doomed.tenant, "kept").await;
+    let mut doomed_statuses = vec![];
+    for i in 0..3 {
+        doomed_statuses.push(given_status(&db, &doomed, at(i, 0)).await);
+    }
+    let kept_status = given_status(&db, &kept, at(0, 0)).await;
+
+    assert!(db.sessions().delete(&doomed).await.unwrap());
+
+    assert_eq!(db.sessions().get(&doomed).await.unwrap(), None);
+    for status in &doomed_statuses {
+        assert_eq!(db.statuses().get(doomed.tenant, status.id()).await.unwrap(), None, "cascaded");
+    }
+    assert_eq!(db.statuses().list(&doomed, &StatusQuery::default()).await.unwrap().items, vec![]);
+    assert_eq!(db.statuses().get(kept.tenant, kept_status.id()).await.unwrap(), Some(kept_status));
+    assert!(db.sessions().get(&kept).await.unwrap().is_some());
+    assert!(!db.sessions().delete(&doomed).await.unwrap(), "deleting twice finds nothing");
+
+    // The id is free again, with no statuses left over.
+    let reborn = given_session_of(&db, doomed.tenant, "doomed").await;
+    assert_eq!(db.statuses().list(&reborn, &StatusQuery::default()).await.unwrap().items, vec![]);
+}
+
+async fn a_session_of_an_unknown_tenant_is_a_storage_error(db: TestDb) {
+    let key = session_key(TenantId::from_uuid(Uuid::new_v4()), "main");
+    let err = db.sessions().insert(&session(key.clone())).await.unwrap_err();
+    assert!(matches!(err, InsertError::Storage(_)), "{err:?}");
+    assert_eq!(db.sessions().get(&key).await.unwrap(), None);
+}
+
+async fn an_unknown_stored_state_is_a_storage_error(db: TestDb) {
+    let key = given_session(&db, "main").await;
+    db.raw("UPDATE sessions SET state = 'hibernating'").await;
+
+    let err = db.sessions().get(&key).await.unwrap_err();
+    assert!(format!("{err:#}").contains("hibernating"), "the cause names the value: {err:#}");
+    assert!(db.sessions().list(key.tenant).await.is_err());
+    assert!(db.sessions().list_all().await.is_err());
+}
