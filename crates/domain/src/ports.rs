@@ -22,6 +22,10 @@ pub enum InsertError {
     /// unique-key violation.
     #[error("already exists")]
     AlreadyExists,
+    /// What the entity belongs to (its tenant, its session) does not exist. Adapters MUST
+    /// return this (not `Storage`) on a foreign-key violation.
+    #[error("what it belongs to does not exist")]
+    ParentMissing,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -63,7 +67,8 @@ pub trait SessionRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait StatusRepository: Send + Sync {
-    /// Fails with [`InsertError::AlreadyExists`] if the id is taken.
+    /// Fails with [`InsertError::AlreadyExists`] if the id is taken, and with
+    /// [`InsertError::ParentMissing`] if the tenant has no such session.
     async fn insert(&self, status: &Status) -> Result<(), InsertError>;
     /// Saves the status's current state. Returns whether it existed.
     async fn update(&self, status: &Status) -> Result<bool, StorageError>;

@@ -133,7 +133,7 @@ impl Sessions {
         match self.ports.sessions.insert(&session).await {
             Ok(()) => {}
             Err(InsertError::AlreadyExists) => return Err(CreateSessionError::AlreadyExists(key.id)),
-            Err(InsertError::Storage(e)) => return Err(e.into()),
+            Err(e) => return Err(CreateSessionError::Internal(e.into())),
         }
         match self.ports.driver.start(&key).await {
             Ok(state) => session.state = state,
@@ -161,7 +161,7 @@ impl Sessions {
         match self.ports.sessions.insert(&session).await {
             Ok(()) => Ok(session),
             Err(InsertError::AlreadyExists) => Err(CreateSessionError::AlreadyExists(session.key.id)),
-            Err(InsertError::Storage(e)) => Err(e.into()),
+            Err(e) => Err(CreateSessionError::Internal(e.into())),
         }
     }
 

@@ -111,16 +111,18 @@ impl Statuses {
     /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`].
     pub async fn publish(&self, command: PublishStatus) -> Result<Status, PublishStatusError> {
         let PublishStatus { session, content, view_once } = command;
-        if self.ports.sessions.get(&session).await?.is_none() {
-            return Err(PublishStatusError::SessionNotFound(session.id));
-        }
         let id = StatusId::from_uuid(self.ports.ids.uuid());
         let now = self.ports.clock.now();
         let mut status = Status::accept(id, session.clone(), content, view_once, now);
         // Sent at once, so it is first stored as `sending`: one write, and a crash before the
-        // outcome is recorded leaves a status whose outcome is known to be uncertain.
+        // outcome is recorded leaves a status whose outcome is known to be uncertain. The insert
+        // also checks that the tenant has this session, without a read of its own.
         status.start_sending(now).map_err(|e| PublishStatusError::Internal(e.into()))?;
-        self.ports.statuses.insert(&status).await.map_err(|e| PublishStatusError::Internal(e.into()))?;
+        match self.ports.statuses.insert(&status).await {
+            Ok(()) => {}
+            Err(InsertError::ParentMissing) => return Err(PublishStatusError::SessionNotFound(session.id)),
+            Err(e) => return Err(PublishStatusError::Internal(e.into())),
+        }
 
         let driver = self.ports.driver.as_ref();
         let outcome = on_started(driver, &session, || driver.publish(&session, &status)).await;
@@ -215,7 +217,6 @@ mod tests {
     #[tokio::test]
     async fn a_confirmed_send_is_published_with_its_message_id() {
         let mut m = Mocks::default();
-        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
         let saved = recording_statuses(&mut m);
         m.driver
             .expect_publish()
@@ -233,7 +234,6 @@ mod tests {
     #[tokio::test]
     async fn a_disconnected_session_fails_the_status_and_keeps_it() {
         let mut m = Mocks::default();
-        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Disconnected))));
         let saved = recording_statuses(&mut m);
         m.driver.expect_publish().returning(|_, _| Err(DriverError::Disconnected));
         m.events.expect_emit().withf(|e| e.kind() == "status.failed").times(1).returning(|_| ());
@@ -250,7 +250,6 @@ mod tests {
     #[tokio::test]
     async fn an_unexpected_driver_error_does_not_leak_its_cause() {
         let mut m = Mocks::default();
-        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
         recording_statuses(&mut m);
         m.driver.expect_publish().returning(|_, _| Err(DriverError::Other(anyhow::anyhow!("secret db path"))));
         m.events.expect_emit().returning(|_| ());
@@ -260,10 +259,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn publishing_to_an_unknown_session_stores_nothing() {
+    async fn publishing_to_an_unknown_session_sends_nothing() {
         let mut m = Mocks::default();
-        m.sessions.expect_get().returning(|_| Ok(None));
-        m.statuses.expect_insert().never();
+        m.statuses.expect_insert().times(1).returning(|_| Err(InsertError::ParentMissing));
+        m.statuses.expect_update().never();
         m.driver.expect_publish().never();
         let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
         assert_eq!(err.code(), "session_not_found");

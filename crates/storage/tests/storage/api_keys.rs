@@ -11,7 +11,7 @@ storage_tests!(
     keys_are_found_by_hash,
     a_taken_key_id_or_hash_already_exists,
     touch_moves_last_use_forward,
-    a_key_of_an_unknown_tenant_is_a_storage_error,
+    a_key_of_an_unknown_tenant_has_no_parent,
 );
 
 async fn keys_are_found_by_hash(db: TestDb) {
@@ -77,9 +77,9 @@ async fn last_used(db: &TestDb, key: &ApiKey) -> Option<Timestamp> {
     db.keys().find_by_hash(&key.hash).await.unwrap().expect("the key exists").last_used_at
 }
 
-async fn a_key_of_an_unknown_tenant_is_a_storage_error(db: TestDb) {
+async fn a_key_of_an_unknown_tenant_has_no_parent(db: TestDb) {
     let key = api_key(TenantId::from_uuid(Uuid::new_v4()));
     let err = db.keys().insert(&key).await.unwrap_err();
-    assert!(matches!(err, InsertError::Storage(_)), "{err:?}");
+    assert!(matches!(err, InsertError::ParentMissing), "{err:?}");
     assert_eq!(db.keys().find_by_hash(&key.hash).await.unwrap(), None);
 }

@@ -14,7 +14,7 @@ storage_tests!(
     set_state_saves_the_state_and_the_time,
     sessions_are_tenant_scoped,
     deleting_a_session_deletes_its_statuses,
-    a_session_of_an_unknown_tenant_is_a_storage_error,
+    a_session_of_an_unknown_tenant_has_no_parent,
     an_unknown_stored_state_is_a_storage_error,
 );
 
@@ -132,10 +132,10 @@ async fn deleting_a_session_deletes_its_statuses(db: TestDb) {
     assert_eq!(db.statuses().list(&reborn, &StatusQuery::default()).await.unwrap().items, vec![]);
 }
 
-async fn a_session_of_an_unknown_tenant_is_a_storage_error(db: TestDb) {
+async fn a_session_of_an_unknown_tenant_has_no_parent(db: TestDb) {
     let key = session_key(TenantId::from_uuid(Uuid::new_v4()), "main");
     let err = db.sessions().insert(&session(key.clone())).await.unwrap_err();
-    assert!(matches!(err, InsertError::Storage(_)), "{err:?}");
+    assert!(matches!(err, InsertError::ParentMissing), "{err:?}");
     assert_eq!(db.sessions().get(&key).await.unwrap(), None);
 }
 

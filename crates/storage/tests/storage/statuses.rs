@@ -14,7 +14,7 @@ storage_tests!(
     statuses_round_trip_through_their_lifecycle,
     failed_statuses_keep_their_failure,
     a_taken_status_id_already_exists,
-    a_status_of_an_unknown_session_is_a_storage_error,
+    a_status_of_an_unknown_session_has_no_parent,
     statuses_are_tenant_scoped,
     history_pages_newest_first_breaking_ties_by_id,
     history_filters_by_state,
@@ -81,7 +81,7 @@ async fn a_taken_status_id_already_exists(db: TestDb) {
     assert_eq!(db.statuses().get(session.tenant, first.id()).await.unwrap(), Some(first));
 }
 
-async fn a_status_of_an_unknown_session_is_a_storage_error(db: TestDb) {
+async fn a_status_of_an_unknown_session_has_no_parent(db: TestDb) {
     let tenant = given_tenant(&db).await;
     let nowhere = session_key(tenant.id, "nowhere");
     // Several at once, so that several pooled connections must each enforce the foreign key.
@@ -97,9 +97,15 @@ async fn a_status_of_an_unknown_session_is_a_storage_error(db: TestDb) {
         .collect();
     for attempt in attempts {
         let err = attempt.await.unwrap().unwrap_err();
-        assert!(matches!(err, InsertError::Storage(_)), "{err:?}");
+        assert!(matches!(err, InsertError::ParentMissing), "{err:?}");
     }
     assert_eq!(db.statuses().list(&nowhere, &StatusQuery::default()).await.unwrap().items, vec![]);
+
+    // Another tenant's session is no parent either: the key is (tenant, session).
+    let theirs = given_session(&db, "shared-name").await;
+    let mine = session_key(tenant.id, theirs.id.as_str());
+    let err = db.statuses().insert(&status(&mine, at(0, 0))).await.unwrap_err();
+    assert!(matches!(err, InsertError::ParentMissing), "{err:?}");
 }
 
 async fn statuses_are_tenant_scoped(db: TestDb) {
