@@ -79,6 +79,19 @@ async fn the_readme_tour_works() {
         let res = http.get(server.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }
+    let metrics = http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    assert!(metrics.contains("wastatus_events_total{type=\"status.published\"}"), "{metrics}");
+    // The docs page works offline: its script and styles come from the binary, not a CDN.
+    let page = http.get(server.url("/docs/")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("https://"), "the docs page loads nothing from the internet");
+    for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/swagger-initializer.js"] {
+        let res = http.get(server.url(asset)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{asset}");
+        assert!(!res.bytes().await.unwrap().is_empty(), "{asset}");
+    }
+    let initializer = http.get(server.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
+    assert!(initializer.contains("/openapi.json"), "the docs page reads our document");
 
     assert!(server.terminate(), "SIGTERM shuts the server down cleanly");
 }

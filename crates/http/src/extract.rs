@@ -86,6 +86,15 @@ fn credential(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The caller and the one path parameter of the route.
+async fn authenticated_path(parts: &mut Parts, state: &ApiState) -> Result<(Principal, String), ApiError> {
+    let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
+    Ok((principal, raw))
+}
+
 /// A session addressed by the path, within the caller's tenant. An id that cannot exist is
 /// simply not found.
 pub struct SessionPath(pub SessionKey);
@@ -94,27 +103,22 @@ impl FromRequestParts<ApiState> for SessionPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
+        let (principal, raw) = authenticated_path(parts, state).await?;
         let id = SessionId::new(raw.clone())
             .map_err(|_| ApiError::new("session_not_found", format!("no session with id {raw}")))?;
         Ok(SessionPath(SessionKey { tenant: principal.tenant, id }))
     }
 }
 
-/// A status addressed by the path, with the caller.
+/// A status addressed by the path, with the caller. An id that cannot exist is simply not
+/// found.
 pub struct StatusPath(pub Principal, pub StatusId);
 
 impl FromRequestParts<ApiState> for StatusPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
+        let (principal, raw) = authenticated_path(parts, state).await?;
         let id = raw.parse().map_err(|_| ApiError::new("status_not_found", format!("no status with id {raw}")))?;
         Ok(StatusPath(principal, id))
     }

@@ -1,5 +1,8 @@
 //! Tenants, API keys, and resolving a presented credential into a [`Principal`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::TimeDelta;
 
 use crate::model::*;
@@ -76,15 +79,54 @@ impl ErrorCode for AuthenticateError {
 /// would cost a database write per call for a value people read in minutes.
 const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::seconds(60);
 
+/// How long a key looked up in storage is trusted without looking again. A key revoked
+/// elsewhere stops working here within this time.
+const CREDENTIAL_TTL: TimeDelta = TimeDelta::seconds(10);
+
+/// How many keys the credential cache holds before it starts afresh.
+const CREDENTIAL_CACHE_SIZE: usize = 10_000;
+
+/// Keys recently read from storage, by hash, so that authenticating a request costs no database
+/// read while the key is fresh. Only keys that exist are cached: an unknown key always reaches
+/// storage, so a key created elsewhere works at once.
+#[derive(Default)]
+struct CredentialCache {
+    keys: Mutex<HashMap<KeyHash, (ApiKey, Timestamp)>>,
+}
+
+impl CredentialCache {
+    fn get(&self, hash: &KeyHash, now: Timestamp) -> Option<ApiKey> {
+        let keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.get(hash).filter(|(_, read_at)| now - *read_at < CREDENTIAL_TTL).map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, key: ApiKey, read_at: Timestamp) {
+        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if keys.len() >= CREDENTIAL_CACHE_SIZE && !keys.contains_key(&key.hash) {
+            keys.clear();
+        }
+        keys.insert(key.hash, (key, read_at));
+    }
+
+    /// Records a use without extending how long the entry is trusted.
+    fn touched(&self, hash: &KeyHash, at: Timestamp) {
+        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((key, _)) = keys.get_mut(hash) {
+            key.last_used_at = Some(at);
+        }
+    }
+}
+
 /// Tenant and credential use cases.
 #[derive(Clone)]
 pub struct Tenancy {
     ports: Ports,
+    credentials: Arc<CredentialCache>,
 }
 
 impl Tenancy {
     pub fn new(ports: Ports) -> Self {
-        Self { ports }
+        Self { ports, credentials: Arc::default() }
     }
 
     pub async fn create_tenant(&self, name: Name) -> Result<Tenant, CreateTenantError> {
@@ -125,15 +167,24 @@ impl Tenancy {
     /// Resolves a presented API key into the principal it stands for.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthenticateError> {
         let hash = self.ports.keys.hash(presented).ok_or(AuthenticateError::InvalidCredentials)?;
-        let key = self.ports.api_keys.find_by_hash(&hash).await?.ok_or(AuthenticateError::InvalidCredentials)?;
+        let now = self.ports.clock.now();
+        let key = match self.credentials.get(&hash, now) {
+            Some(key) => key,
+            None => {
+                let key =
+                    self.ports.api_keys.find_by_hash(&hash).await?.ok_or(AuthenticateError::InvalidCredentials)?;
+                self.credentials.put(key.clone(), now);
+                key
+            }
+        };
         if key.revoked_at.is_some() {
             return Err(AuthenticateError::InvalidCredentials);
         }
-        let now = self.ports.clock.now();
-        if key.last_used_at.is_none_or(|last| now - last >= LAST_USED_RESOLUTION)
-            && let Err(error) = self.ports.api_keys.touch(key.id, now).await
-        {
-            tracing::warn!(key = %key.id, %error, "could not record when an API key was used");
+        if key.last_used_at.is_none_or(|last| now - last >= LAST_USED_RESOLUTION) {
+            match self.ports.api_keys.touch(key.id, now).await {
+                Ok(()) => self.credentials.touched(&hash, now),
+                Err(error) => tracing::warn!(key = %key.id, %error, "could not record when an API key was used"),
+            }
         }
         Ok(Principal { tenant: key.tenant, api_key: key.id })
     }
@@ -194,6 +245,58 @@ mod tests {
         m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(Some(at(5)), None))));
         m.api_keys.expect_touch().never();
         Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_known_key_is_read_from_storage_once_while_fresh() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        m.api_keys.expect_find_by_hash().times(1).returning(|_| Ok(Some(stored_key(None, None))));
+        // Used once: the second request sees the recorded use and writes nothing.
+        m.api_keys.expect_touch().times(1).returning(|_, _| Ok(()));
+        let tenancy = Tenancy::new(m.into_ports());
+        for _ in 0..3 {
+            assert_eq!(tenancy.authenticate("wsk_x").await.unwrap().tenant, tenant());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_key_is_read_again_once_stale() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        m.api_keys.expect_find_by_hash().times(2).returning(|_| Ok(Some(stored_key(Some(at(0)), None))));
+        m.api_keys.expect_touch().returning(|_, _| Ok(()));
+        let mut ports = m.into_ports();
+        let now = Arc::new(Mutex::new(at(1)));
+        ports.clock = Arc::new(FixedClock(now.clone()));
+        let tenancy = Tenancy::new(ports);
+        tenancy.authenticate("wsk_x").await.unwrap();
+        *now.lock().unwrap() = at(1) + CREDENTIAL_TTL - TimeDelta::milliseconds(1);
+        tenancy.authenticate("wsk_x").await.unwrap();
+        *now.lock().unwrap() = at(1) + CREDENTIAL_TTL;
+        tenancy.authenticate("wsk_x").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_are_not_cached() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        let mut calls = 0;
+        m.api_keys.expect_find_by_hash().times(2).returning(move |_| {
+            calls += 1;
+            // Unknown at first, created by another process a moment later.
+            Ok((calls > 1).then(|| stored_key(Some(at(10)), None)))
+        });
+        let tenancy = Tenancy::new(m.into_ports());
+        assert!(tenancy.authenticate("wsk_x").await.is_err());
+        assert!(tenancy.authenticate("wsk_x").await.is_ok());
+    }
+
+    struct FixedClock(Arc<Mutex<Timestamp>>);
+    impl Clock for FixedClock {
+        fn now(&self) -> Timestamp {
+            *self.0.lock().unwrap()
+        }
     }
 
     #[tokio::test]
