@@ -15,7 +15,7 @@ use crate::model::*;
 #[error(transparent)]
 pub struct StorageError(#[from] pub anyhow::Error);
 
-/// Inserting something whose identity is already taken.
+/// Why an insert did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum InsertError {
     /// An entity with the same identity exists. Adapters MUST return this (not `Storage`) on a
@@ -40,7 +40,8 @@ pub trait TenantRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync {
-    /// Fails with [`InsertError::AlreadyExists`] if the id or the hash is taken.
+    /// Fails with [`InsertError::AlreadyExists`] if the id or the hash is taken, and with
+    /// [`InsertError::ParentMissing`] if the tenant does not exist.
     async fn insert(&self, key: &ApiKey) -> Result<(), InsertError>;
     /// The key with this hash, revoked or not.
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, StorageError>;
@@ -51,7 +52,8 @@ pub trait ApiKeyRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Fails with [`InsertError::AlreadyExists`] if the tenant has a session with this id.
+    /// Fails with [`InsertError::AlreadyExists`] if the tenant has a session with this id, and
+    /// with [`InsertError::ParentMissing`] if the tenant does not exist.
     async fn insert(&self, session: &Session) -> Result<(), InsertError>;
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StorageError>;
     /// The tenant's sessions, ordered by id.
@@ -70,8 +72,10 @@ pub trait StatusRepository: Send + Sync {
     /// Fails with [`InsertError::AlreadyExists`] if the id is taken, and with
     /// [`InsertError::ParentMissing`] if the tenant has no such session.
     async fn insert(&self, status: &Status) -> Result<(), InsertError>;
-    /// Saves the status's current state. Returns whether it existed.
-    async fn update(&self, status: &Status) -> Result<bool, StorageError>;
+    /// Saves the status's lifecycle fields if its stored state is still `expected` (a
+    /// compare-and-set, so two concurrent transitions cannot both win). Returns whether it
+    /// saved; `false` if the status is gone or another transition got there first.
+    async fn update(&self, status: &Status, expected: StatusState) -> Result<bool, StorageError>;
     /// A status of this tenant; another tenant's status is `None`.
     async fn get(&self, tenant: TenantId, id: StatusId) -> Result<Option<Status>, StorageError>;
     /// A page of a session's statuses, newest first.
@@ -125,10 +129,10 @@ impl DriverError {
             DriverError::UploadTimeout => FailureCode::UploadTimeout,
             DriverError::DeviceError(_) => FailureCode::DeviceError,
             DriverError::ServerRejected(_) => FailureCode::ServerRejected,
+            DriverError::Unavailable(_) => FailureCode::DriverUnavailable,
             DriverError::UnknownSession
             | DriverError::AlreadyPaired
             | DriverError::NoQrCode
-            | DriverError::Unavailable(_)
             | DriverError::Other(_) => FailureCode::Internal,
         };
         let message = match self {
@@ -222,12 +226,22 @@ pub trait KeyMint: Send + Sync {
     fn hash(&self, presented: &str) -> Option<KeyHash>;
 }
 
-/// A secret made by [`KeyMint::mint`].
-#[derive(Debug, Clone)]
+/// A secret made by [`KeyMint::mint`]. Its `Debug` output leaves the secret out.
+#[derive(Clone)]
 pub struct MintedKey {
     pub secret: String,
     pub hash: KeyHash,
     pub display_prefix: String,
+}
+
+impl std::fmt::Debug for MintedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedKey")
+            .field("secret", &"<redacted>")
+            .field("hash", &self.hash)
+            .field("display_prefix", &self.display_prefix)
+            .finish()
+    }
 }
 
 /// Something that happened, for webhooks and other observers.

@@ -1,4 +1,4 @@
-//! What the sandbox sent and revoked, kept for inspection by tests and the sandbox routes.
+//! What the sandbox sent and revoked, kept for inspection (tests read it through the driver).
 
 use serde::Serialize;
 use wastatus_domain::{

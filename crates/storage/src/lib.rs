@@ -7,8 +7,9 @@
 //!
 //! Every query that reads or changes a tenant's data is scoped by the tenant id the port is
 //! given, so no call returns or touches another tenant's rows. Database errors never leave this
-//! crate as such: they become [`InsertError::AlreadyExists`] (unique-key violations on insert)
-//! or a [`StorageError`] that keeps the cause for the logs.
+//! crate as such: they become [`InsertError::AlreadyExists`] (unique-key violations on insert),
+//! [`InsertError::ParentMissing`] (foreign-key violations on insert) or a [`StorageError`] that
+//! keeps the cause for the logs.
 //!
 //! How values are stored (see the initial migration for the schema): ids are native `uuid` on
 //! PostgreSQL and 16-byte BLOBs on SQLite; timestamps are `timestamptz` on PostgreSQL and
@@ -21,6 +22,7 @@
 //! [`SessionRepository`]: wastatus_domain::ports::SessionRepository
 //! [`StatusRepository`]: wastatus_domain::ports::StatusRepository
 //! [`InsertError::AlreadyExists`]: wastatus_domain::ports::InsertError::AlreadyExists
+//! [`InsertError::ParentMissing`]: wastatus_domain::ports::InsertError::ParentMissing
 
 use std::time::Duration;
 

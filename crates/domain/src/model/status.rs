@@ -26,12 +26,22 @@ pub enum StatusType {
 }
 
 impl StatusType {
+    pub const ALL: [StatusType; 3] = [StatusType::Text, StatusType::Image, StatusType::Video];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             StatusType::Text => "text",
             StatusType::Image => "image",
             StatusType::Video => "video",
         }
+    }
+}
+
+impl FromStr for StatusType {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| UnknownVariant(s.to_owned()))
     }
 }
 
@@ -125,12 +135,14 @@ pub enum FailureCode {
     DeviceError,
     /// WhatsApp's server rejected the message.
     ServerRejected,
+    /// The configured WhatsApp driver cannot run in this build or configuration.
+    DriverUnavailable,
     /// Something inside wastatus went wrong; the logs have the details.
     Internal,
 }
 
 impl FailureCode {
-    pub const ALL: [FailureCode; 8] = [
+    pub const ALL: [FailureCode; 9] = [
         FailureCode::DeviceDisconnected,
         FailureCode::LoggedOut,
         FailureCode::NotPaired,
@@ -138,6 +150,7 @@ impl FailureCode {
         FailureCode::UploadTimeout,
         FailureCode::DeviceError,
         FailureCode::ServerRejected,
+        FailureCode::DriverUnavailable,
         FailureCode::Internal,
     ];
 
@@ -150,6 +163,7 @@ impl FailureCode {
             FailureCode::UploadTimeout => "upload_timeout",
             FailureCode::DeviceError => "device_error",
             FailureCode::ServerRejected => "server_rejected",
+            FailureCode::DriverUnavailable => "driver_unavailable",
             FailureCode::Internal => "internal",
         }
     }
@@ -414,6 +428,9 @@ mod tests {
         }
         for state in StatusState::ALL {
             assert_eq!(state.as_str().parse::<StatusState>().unwrap(), state);
+        }
+        for t in StatusType::ALL {
+            assert_eq!(t.as_str().parse::<StatusType>().unwrap(), t);
         }
         assert!("nope".parse::<StatusState>().is_err());
     }

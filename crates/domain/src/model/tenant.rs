@@ -36,11 +36,18 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// A newly created key together with its secret, which exists only in this value.
-#[derive(Debug, Clone)]
+/// A newly created key together with its secret, which exists only in this value. Its
+/// `Debug` output leaves the secret out.
+#[derive(Clone)]
 pub struct IssuedApiKey {
     pub key: ApiKey,
     pub secret: String,
+}
+
+impl fmt::Debug for IssuedApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedApiKey").field("key", &self.key).field("secret", &"<redacted>").finish()
+    }
 }
 
 /// Who is making a request: resolved from a credential, scoped to one tenant.

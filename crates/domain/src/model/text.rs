@@ -150,6 +150,11 @@ impl Font {
         Self::ALL.get(usize::try_from(code).ok()?).copied()
     }
 
+    /// [`Font::from_code`], failing with the error a user sees.
+    pub fn try_from_code(code: u64) -> Result<Self, InvalidValue> {
+        Self::from_code(code).ok_or_else(|| Self::invalid(code))
+    }
+
     /// The canonical name, as wastatus writes it.
     pub const fn name(self) -> &'static str {
         match self {
@@ -192,7 +197,7 @@ impl FromStr for Font {
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let wanted = raw.trim();
         if let Ok(code) = wanted.parse::<u64>() {
-            return Self::from_code(code).ok_or_else(|| Self::invalid(code));
+            return Self::try_from_code(code);
         }
         let wanted = wanted.to_ascii_uppercase().replace(['-', ' '], "_");
         Self::ALL
@@ -224,7 +229,7 @@ impl<'de> Deserialize<'de> for Font {
             Name(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Code(code) => Self::from_code(code).ok_or_else(|| Self::invalid(code)),
+            Raw::Code(code) => Self::try_from_code(code),
             Raw::Name(name) => name.parse(),
         }
         .map_err(serde::de::Error::custom)

@@ -38,8 +38,11 @@ pub struct Ports {
 /// Runs a driver operation on a stored session, starting the session in the driver first if
 /// the driver does not know it yet: the session records are the truth, and a driver (after a
 /// restart, or for a session registered by another process) catches up on first use.
+///
+/// A session is started only while its record exists, so a request racing a delete cannot
+/// bring the deleted session back to life in the driver.
 pub(crate) async fn on_started<T, F, Fut>(
-    driver: &dyn WhatsAppDriver,
+    ports: &Ports,
     key: &crate::model::SessionKey,
     op: F,
 ) -> Result<T, DriverError>
@@ -49,20 +52,30 @@ where
 {
     match op().await {
         Err(DriverError::UnknownSession) => {
-            driver.start(key).await?;
+            let stored = ports.sessions.get(key).await.map_err(|e| DriverError::Other(e.0))?;
+            if stored.is_none() {
+                return Err(DriverError::UnknownSession);
+            }
+            ports.driver.start(key).await?;
             op().await
         }
         other => other,
     }
 }
 
-/// Implements `From<StorageError>` (and `From<InsertError>` where an insert conflict cannot
-/// happen) for use-case errors with an `Internal(anyhow::Error)` variant.
+/// Implements `From<StorageError>` and `From<anyhow::Error>` for use-case errors with an
+/// `Internal(anyhow::Error)` variant.
 macro_rules! internal_from_storage {
     ($($error:ty),* $(,)?) => {$(
         impl From<$crate::ports::StorageError> for $error {
             fn from(e: $crate::ports::StorageError) -> Self {
                 Self::Internal(e.0)
+            }
+        }
+
+        impl From<anyhow::Error> for $error {
+            fn from(e: anyhow::Error) -> Self {
+                Self::Internal(e)
             }
         }
     )*};

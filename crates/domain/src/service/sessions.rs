@@ -19,6 +19,8 @@ pub enum CreateSessionError {
 pub enum SessionError {
     #[error("no session with id {0}")]
     NotFound(SessionId),
+    #[error("{0}")]
+    DriverUnavailable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -76,6 +78,7 @@ impl ErrorCode for SessionError {
     fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "session_not_found",
+            Self::DriverUnavailable(_) => "driver_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -198,7 +201,7 @@ impl Sessions {
     pub async fn pair(&self, key: &SessionKey, method: &PairMethod) -> Result<(Pairing, Session), PairSessionError> {
         let session = self.find(key).await.map_err(not_found_or_internal(PairSessionError::NotFound))?;
         let driver = self.ports.driver.as_ref();
-        let pairing = on_started(driver, key, || driver.pair(key, method)).await.map_err(|e| match e {
+        let pairing = on_started(&self.ports, key, || driver.pair(key, method)).await.map_err(|e| match e {
             DriverError::AlreadyPaired => PairSessionError::AlreadyPaired,
             DriverError::Unavailable(why) => PairSessionError::DriverUnavailable(why),
             other => PairSessionError::Internal(other.into()),
@@ -211,7 +214,7 @@ impl Sessions {
     pub async fn qr(&self, key: &SessionKey) -> Result<QrCode, QrCodeError> {
         self.find(key).await.map_err(not_found_or_internal(QrCodeError::NotFound))?;
         let driver = self.ports.driver.as_ref();
-        on_started(driver, key, || driver.qr(key)).await.map_err(|e| match e {
+        on_started(&self.ports, key, || driver.qr(key)).await.map_err(|e| match e {
             DriverError::NoQrCode | DriverError::AlreadyPaired => QrCodeError::NoQrCode,
             DriverError::Unavailable(why) => QrCodeError::DriverUnavailable(why),
             other => QrCodeError::Internal(other.into()),
@@ -222,29 +225,39 @@ impl Sessions {
     pub async fn logout(&self, key: &SessionKey) -> Result<Session, SessionError> {
         let session = self.find(key).await?;
         let driver = self.ports.driver.as_ref();
-        match on_started(driver, key, || driver.logout(key)).await {
+        match on_started(&self.ports, key, || driver.logout(key)).await {
             Ok(()) | Err(DriverError::NotPaired | DriverError::LoggedOut) => {}
+            Err(DriverError::Unavailable(why)) => return Err(SessionError::DriverUnavailable(why)),
             Err(e) => return Err(SessionError::Internal(e.into())),
         }
         Ok(self.refresh(session).await?)
     }
 
-    /// Stops the session, wipes its device state, and deletes it with its statuses.
+    /// Deletes the session with its statuses, then stops it and wipes its device state.
+    ///
+    /// The record goes first: once it is gone no request can start the session again (see
+    /// `on_started`). Should the driver then fail to wipe the device, the session is deleted
+    /// all the same and the failure is logged for the operator.
     pub async fn delete(&self, key: &SessionKey) -> Result<(), SessionError> {
-        self.find(key).await?;
-        self.ports.driver.remove(key).await.map_err(|e| SessionError::Internal(e.into()))?;
         if !self.ports.sessions.delete(key).await? {
             return Err(SessionError::NotFound(key.id.clone()));
         }
+        if let Err(error) = self.ports.driver.remove(key).await {
+            tracing::error!(session = %key, %error, "deleted session's device state could not be wiped");
+        }
         Ok(())
+    }
+
+    /// Whether the driver can simulate faults (the sandbox).
+    pub fn supports_faults(&self) -> bool {
+        self.ports.faults.is_some()
     }
 
     /// Sandbox only: makes the driver simulate a fault.
     pub async fn inject_fault(&self, key: &SessionKey, fault: Fault, count: u32) -> Result<Session, InjectFaultError> {
         let injector = self.ports.faults.as_ref().ok_or(InjectFaultError::Unsupported)?;
         let session = self.find(key).await.map_err(not_found_or_internal(InjectFaultError::NotFound))?;
-        let driver = self.ports.driver.as_ref();
-        on_started(driver, key, || injector.inject(key, fault, count)).await.map_err(|e| match e {
+        on_started(&self.ports, key, || injector.inject(key, fault, count)).await.map_err(|e| match e {
             DriverError::NotPaired | DriverError::LoggedOut => {
                 InjectFaultError::NotApplicable(format!("this fault does not apply now: {e}"))
             }
@@ -260,7 +273,7 @@ impl Sessions {
     /// Brings the stored state in line with the driver's, announcing any change.
     async fn refresh(&self, mut session: Session) -> Result<Session, StorageError> {
         let driver = self.ports.driver.as_ref();
-        match on_started(driver, &session.key, || driver.state(&session.key)).await {
+        match on_started(&self.ports, &session.key, || driver.state(&session.key)).await {
             Ok(state) => {
                 if let Some(at) = self.record_state(&session, state).await? {
                     session.state = state;
@@ -288,23 +301,8 @@ impl Sessions {
 fn not_found_or_internal<E: From<anyhow::Error>>(not_found: fn(SessionId) -> E) -> impl FnOnce(SessionError) -> E {
     move |e| match e {
         SessionError::NotFound(id) => not_found(id),
+        other @ SessionError::DriverUnavailable(_) => E::from(anyhow::anyhow!(other)),
         SessionError::Internal(e) => E::from(e),
-    }
-}
-
-impl From<anyhow::Error> for PairSessionError {
-    fn from(e: anyhow::Error) -> Self {
-        Self::Internal(e)
-    }
-}
-impl From<anyhow::Error> for QrCodeError {
-    fn from(e: anyhow::Error) -> Self {
-        Self::Internal(e)
-    }
-}
-impl From<anyhow::Error> for InjectFaultError {
-    fn from(e: anyhow::Error) -> Self {
-        Self::Internal(e)
     }
 }
 
@@ -395,13 +393,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deleting_wipes_the_device_state_before_the_record() {
+    async fn deleting_removes_the_record_before_the_device_state() {
         let mut m = Mocks::default();
         let mut seq = mockall::Sequence::new();
-        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
-        m.driver.expect_remove().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         m.sessions.expect_delete().times(1).in_sequence(&mut seq).returning(|_| Ok(true));
+        m.driver.expect_remove().times(1).in_sequence(&mut seq).returning(|_| Ok(()));
         Sessions::new(m.into_ports()).delete(&key("s1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_deleted_session_is_not_started_again() {
+        let mut m = Mocks::default();
+        // The request read the session, then a delete won the race.
+        let mut reads = 0;
+        m.sessions.expect_get().returning(move |_| {
+            reads += 1;
+            Ok((reads == 1).then(|| session("s1", SessionState::Pairing)))
+        });
+        m.driver.expect_pair().returning(|_, _| Err(DriverError::UnknownSession));
+        m.driver.expect_start().never();
+        let err = Sessions::new(m.into_ports()).pair(&key("s1"), &PairMethod::Qr).await.unwrap_err();
+        assert_eq!(err.code(), "internal");
     }
 
     #[tokio::test]

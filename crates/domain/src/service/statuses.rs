@@ -125,21 +125,28 @@ impl Statuses {
         }
 
         let driver = self.ports.driver.as_ref();
-        let outcome = on_started(driver, &session, || driver.publish(&session, &status)).await;
+        let outcome = on_started(&self.ports, &session, || driver.publish(&session, &status)).await;
         let now = self.ports.clock.now();
         let transition = match &outcome {
             Ok(message_id) => status.mark_published(message_id.clone(), now),
             Err(error) => status.mark_failed(error.failure(), now),
         };
         transition.map_err(|e| PublishStatusError::Internal(e.into()))?;
-        if let Err(e) = self.ports.statuses.update(&status).await {
-            tracing::error!(
-                status = %status.id(),
-                message_id = ?status.message_id(),
-                state = %status.state(),
-                "the outcome of a send could not be stored"
-            );
-            return Err(e.into());
+        match self.ports.statuses.update(&status, StatusState::Sending).await {
+            Ok(true) => {}
+            // The session (and with it the status) was deleted while the send was under way.
+            Ok(false) => {
+                tracing::warn!(status = %status.id(), state = %status.state(), "status gone before its outcome was stored")
+            }
+            Err(e) => {
+                tracing::error!(
+                    status = %status.id(),
+                    message_id = ?status.message_id(),
+                    state = %status.state(),
+                    "the outcome of a send could not be stored"
+                );
+                return Err(e.into());
+            }
         }
 
         match outcome {
@@ -165,11 +172,15 @@ impl Statuses {
         }
         let session = status.session().clone();
         let driver = self.ports.driver.as_ref();
-        on_started(driver, &session, || driver.revoke(&session, &status))
+        on_started(&self.ports, &session, || driver.revoke(&session, &status))
             .await
             .map_err(|e| RevokeStatusError::Driver(e.failure()))?;
         status.mark_revoked(self.ports.clock.now()).map_err(|e| RevokeStatusError::Internal(e.into()))?;
-        self.ports.statuses.update(&status).await?;
+        if !self.ports.statuses.update(&status, StatusState::Published).await? {
+            // A concurrent revoke (or delete) got there first.
+            let current = self.ports.statuses.get(tenant, id).await?.ok_or(RevokeStatusError::NotFound(id))?;
+            return Err(RevokeStatusError::NotRevocable(current.state()));
+        }
         self.ports.events.emit(DomainEvent::StatusRevoked(status.clone())).await;
         Ok(status)
     }
@@ -207,7 +218,8 @@ mod tests {
             Ok(())
         });
         let on_update = saved.clone();
-        m.statuses.expect_update().returning(move |s| {
+        m.statuses.expect_update().returning(move |s, expected| {
+            assert_eq!(expected, StatusState::Sending, "the outcome replaces `sending` only");
             on_update.lock().unwrap().push(s.state());
             Ok(true)
         });
@@ -281,10 +293,43 @@ mod tests {
         let mut m = Mocks::default();
         m.statuses.expect_get().returning(|_, _| Ok(Some(published())));
         m.driver.expect_revoke().times(1).returning(|_, _| Ok(()));
-        m.statuses.expect_update().withf(|s| s.state() == StatusState::Revoked).times(1).returning(|_| Ok(true));
+        m.statuses
+            .expect_update()
+            .withf(|s, expected| s.state() == StatusState::Revoked && *expected == StatusState::Published)
+            .times(1)
+            .returning(|_, _| Ok(true));
         m.events.expect_emit().withf(|e| e.kind() == "status.revoked").times(1).returning(|_| ());
         let s = Statuses::new(m.into_ports()).revoke(tenant(), published().id()).await.unwrap();
         assert_eq!(s.revoked_at(), Some(at(10)));
+    }
+
+    #[tokio::test]
+    async fn of_two_concurrent_revokes_one_wins() {
+        let mut m = Mocks::default();
+        let mut reads = 0;
+        m.statuses.expect_get().returning(move |_, _| {
+            reads += 1;
+            let mut s = published();
+            if reads > 1 {
+                s.mark_revoked(at(5)).unwrap();
+            }
+            Ok(Some(s))
+        });
+        m.driver.expect_revoke().returning(|_, _| Ok(()));
+        m.statuses.expect_update().returning(|_, _| Ok(false));
+        m.events.expect_emit().never();
+        let err = Statuses::new(m.into_ports()).revoke(tenant(), published().id()).await.unwrap_err();
+        assert_eq!(err.code(), "status_not_revocable");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_driver_fails_the_status_as_such() {
+        let mut m = Mocks::default();
+        recording_statuses(&mut m);
+        m.driver.expect_publish().returning(|_, _| Err(DriverError::Unavailable("not in this build".into())));
+        m.events.expect_emit().returning(|_| ());
+        let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
+        assert_eq!(err.code(), "driver_unavailable");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::TimeDelta;
 
 use crate::model::*;
+use crate::ports::InsertError;
 
 use super::{ErrorCode, Ports, internal_from_storage};
 
@@ -97,7 +98,9 @@ struct CredentialCache {
 impl CredentialCache {
     fn get(&self, hash: &KeyHash, now: Timestamp) -> Option<ApiKey> {
         let keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.get(hash).filter(|(_, read_at)| now - *read_at < CREDENTIAL_TTL).map(|(key, _)| key.clone())
+        // A clock that stepped backwards makes the entry stale, never trusted for longer.
+        let fresh = |read_at: &Timestamp| (TimeDelta::zero()..CREDENTIAL_TTL).contains(&(now - *read_at));
+        keys.get(hash).filter(|(_, read_at)| fresh(read_at)).map(|(key, _)| key.clone())
     }
 
     fn put(&self, key: ApiKey, read_at: Timestamp) {
@@ -146,9 +149,6 @@ impl Tenancy {
         tenant: TenantId,
         name: Option<Name>,
     ) -> Result<IssuedApiKey, CreateApiKeyError> {
-        if self.ports.tenants.get(tenant).await?.is_none() {
-            return Err(CreateApiKeyError::TenantNotFound(tenant));
-        }
         let minted = self.ports.keys.mint();
         let key = ApiKey {
             id: ApiKeyId::from_uuid(self.ports.ids.uuid()),
@@ -160,7 +160,11 @@ impl Tenancy {
             last_used_at: None,
             revoked_at: None,
         };
-        self.ports.api_keys.insert(&key).await.map_err(|e| CreateApiKeyError::Internal(e.into()))?;
+        match self.ports.api_keys.insert(&key).await {
+            Ok(()) => {}
+            Err(InsertError::ParentMissing) => return Err(CreateApiKeyError::TenantNotFound(tenant)),
+            Err(e) => return Err(CreateApiKeyError::Internal(e.into())),
+        }
         Ok(IssuedApiKey { key, secret: minted.secret })
     }
 
@@ -278,6 +282,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_clock_stepping_back_does_not_extend_trust() {
+        let mut m = Mocks::default();
+        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
+        m.api_keys.expect_find_by_hash().times(2).returning(|_| Ok(Some(stored_key(Some(at(100)), None))));
+        let mut ports = m.into_ports();
+        let now = Arc::new(Mutex::new(at(100)));
+        ports.clock = Arc::new(FixedClock(now.clone()));
+        let tenancy = Tenancy::new(ports);
+        tenancy.authenticate("wsk_x").await.unwrap();
+        *now.lock().unwrap() = at(50);
+        tenancy.authenticate("wsk_x").await.unwrap();
+    }
+
+    #[tokio::test]
     async fn unknown_keys_are_not_cached() {
         let mut m = Mocks::default();
         m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
@@ -302,8 +320,12 @@ mod tests {
     #[tokio::test]
     async fn keys_for_unknown_tenants_are_refused() {
         let mut m = Mocks::default();
-        m.tenants.expect_get().returning(|_| Ok(None));
-        m.keys.expect_mint().never();
+        m.keys.expect_mint().returning(|| MintedKey {
+            secret: "wsk_s3cr3t".into(),
+            hash: KeyHash([1; 32]),
+            display_prefix: "wsk_s3cr".into(),
+        });
+        m.api_keys.expect_insert().returning(|_| Err(InsertError::ParentMissing));
         let err = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap_err();
         assert_eq!(err.code(), "tenant_not_found");
     }
@@ -311,9 +333,6 @@ mod tests {
     #[tokio::test]
     async fn an_issued_key_stores_only_the_hash() {
         let mut m = Mocks::default();
-        m.tenants
-            .expect_get()
-            .returning(|_| Ok(Some(Tenant { id: tenant(), name: Name::new("Acme").unwrap(), created_at: at(0) })));
         m.keys.expect_mint().returning(|| MintedKey {
             secret: "wsk_s3cr3t".into(),
             hash: KeyHash([1; 32]),
@@ -326,6 +345,6 @@ mod tests {
             .returning(|_| Ok(()));
         let issued = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap();
         assert_eq!(issued.secret, "wsk_s3cr3t");
-        assert!(!format!("{:?}", issued.key).contains("s3cr3t"));
+        assert!(!format!("{issued:?}").contains("s3cr3t"), "the secret never reaches Debug output");
     }
 }

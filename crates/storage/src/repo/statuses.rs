@@ -14,7 +14,7 @@ use sea_orm::{
 use wastatus_domain::ports::{InsertError, StatusRepository, StorageError};
 use wastatus_domain::{
     BackgroundColor, Cursor, Failure, Font, MessageId, Page, SessionId, SessionKey, Status, StatusContent, StatusId,
-    StatusQuery, StatusRecord, StatusText, StatusType, TenantId, TextStatus,
+    StatusQuery, StatusRecord, StatusState, StatusText, StatusType, TenantId, TextStatus,
 };
 
 use super::{convert_all, convert_one, parse_stored};
@@ -30,10 +30,13 @@ impl StatusRepository for Storage {
     }
 
     /// Saves the lifecycle columns; a status's identity, content and creation time never change.
-    async fn update(&self, status: &Status) -> Result<bool, StorageError> {
-        let update = status::Entity::update_many()
-            .set(lifecycle_columns(status))
-            .filter(Condition::all().add(Column::Id.eq(*status.id().as_uuid())).add(in_session(status.session())));
+    async fn update(&self, status: &Status, expected: StatusState) -> Result<bool, StorageError> {
+        let update = status::Entity::update_many().set(lifecycle_columns(status)).filter(
+            Condition::all()
+                .add(Column::Id.eq(*status.id().as_uuid()))
+                .add(in_session(status.session()))
+                .add(Column::State.eq(expected.as_str())),
+        );
         let updated = self.execute(update).await.map_err(failed("updating a status"))?;
         Ok(updated > 0)
     }
@@ -156,10 +159,7 @@ fn content_from_row(row: &status::Model) -> anyhow::Result<StatusContent> {
 
 /// Parses the `type` column.
 fn status_type(raw: &str) -> anyhow::Result<StatusType> {
-    [StatusType::Text, StatusType::Image, StatusType::Video]
-        .into_iter()
-        .find(|kind| kind.as_str() == raw)
-        .with_context(|| format!("column statuses.type holds {raw:?}, which this version does not know"))
+    raw.parse().with_context(|| format!("column statuses.type holds {raw:?}, which this version does not know"))
 }
 
 /// The content of a text status.

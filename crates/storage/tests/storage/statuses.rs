@@ -23,6 +23,7 @@ storage_tests!(
     timestamps_sort_to_the_microsecond,
     concurrent_writers_wait_for_each_other,
     unknown_stored_values_are_storage_errors,
+    updates_apply_only_from_the_expected_state,
 );
 
 fn message_id() -> MessageId {
@@ -41,15 +42,15 @@ async fn statuses_round_trip_through_their_lifecycle(db: TestDb) {
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.start_sending(at(1, 2)).unwrap();
-    assert!(db.statuses().update(&status).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.mark_published(message_id(), at(2, 3)).unwrap();
-    assert!(db.statuses().update(&status).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Sending).await.unwrap());
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.mark_revoked(at(3, 4)).unwrap();
-    assert!(db.statuses().update(&status).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Published).await.unwrap());
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored, status);
     assert_eq!(stored.state(), StatusState::Revoked);
@@ -63,7 +64,7 @@ async fn failed_statuses_keep_their_failure(db: TestDb) {
     status.start_sending(at(1, 0)).unwrap();
     let failure = Failure { code: FailureCode::UploadTimeout, message: "media upload timed out".to_owned() };
     status.mark_failed(failure.clone(), at(2, 0)).unwrap();
-    assert!(db.statuses().update(&status).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
 
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored.failure(), Some(&failure));
@@ -84,7 +85,7 @@ async fn a_taken_status_id_already_exists(db: TestDb) {
 async fn a_status_of_an_unknown_session_has_no_parent(db: TestDb) {
     let tenant = given_tenant(&db).await;
     let nowhere = session_key(tenant.id, "nowhere");
-    // Several at once, so that several pooled connections must each enforce the foreign key.
+    // Several at once: every insert, however they are scheduled, must meet the foreign key.
     let attempts: Vec<_> = (0..12)
         .map(|_| {
             let storage = db.storage.clone();
@@ -120,7 +121,7 @@ async fn statuses_are_tenant_scoped(db: TestDb) {
     // The same id, claimed through another tenant's session, updates nothing.
     let mut forged = Status::from_record(StatusRecord { session: theirs, ..record(&status) });
     forged.start_sending(at(1, 0)).unwrap();
-    assert!(!db.statuses().update(&forged).await.unwrap());
+    assert!(!db.statuses().update(&forged, StatusState::Accepted).await.unwrap());
     assert_eq!(db.statuses().get(mine.tenant, status.id()).await.unwrap(), Some(status));
 }
 
@@ -170,7 +171,7 @@ async fn history_filters_by_state(db: TestDb) {
             1 => status.mark_failed(Failure { code: FailureCode::NotPaired, message: "no".into() }, at(i, 1)).unwrap(),
             _ => {}
         }
-        db.statuses().update(&status).await.unwrap();
+        db.statuses().update(&status, StatusState::Accepted).await.unwrap();
     }
     published.reverse();
 
@@ -225,7 +226,7 @@ async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
         status.start_sending(instant).unwrap();
         status.mark_published(message_id(), instant + chrono::Duration::microseconds(1)).unwrap();
         status.mark_revoked(instant + chrono::Duration::microseconds(2)).unwrap();
-        db.statuses().update(&status).await.unwrap();
+        db.statuses().update(&status, StatusState::Accepted).await.unwrap();
 
         let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
         assert_eq!(stored, status, "{instant:?}");
@@ -262,7 +263,7 @@ async fn concurrent_writers_wait_for_each_other(db: TestDb) {
                 let mut status = status(&session, at(i, 0));
                 statuses.insert(&status).await?;
                 status.start_sending(at(i, 1)).unwrap();
-                statuses.update(&status).await.map_err(InsertError::from)?;
+                statuses.update(&status, StatusState::Accepted).await.map_err(InsertError::from)?;
                 Ok::<_, InsertError>(status)
             })
         })
@@ -298,7 +299,8 @@ async fn unknown_stored_values_are_storage_errors(db: TestDb) {
         assert!(db.statuses().list(&session, &StatusQuery::default()).await.is_err(), "{assignment}");
 
         // Put the row back as it was.
-        db.statuses().update(&status).await.unwrap();
+        db.raw("UPDATE statuses SET state = 'accepted'").await;
+        assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
         db.raw("UPDATE statuses SET type = 'text', text = 'Flash sale!', font = 0, background_color = 4279242768")
             .await;
         assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
@@ -344,4 +346,22 @@ fn record(status: &Status) -> StatusRecord {
         published_at: status.published_at(),
         revoked_at: status.revoked_at(),
     }
+}
+
+async fn updates_apply_only_from_the_expected_state(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let mut status = given_status(&db, &session, at(0, 0)).await;
+    status.start_sending(at(1, 0)).unwrap();
+    status.mark_published(message_id(), at(2, 0)).unwrap();
+    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+
+    // Two revokes race: the first moves it on from `published`, the second finds it moved.
+    let mut first = status.clone();
+    first.mark_revoked(at(3, 0)).unwrap();
+    let mut second = status.clone();
+    second.mark_revoked(at(4, 0)).unwrap();
+    assert!(db.statuses().update(&first, StatusState::Published).await.unwrap());
+    assert!(!db.statuses().update(&second, StatusState::Published).await.unwrap());
+    let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at(), Some(at(3, 0)), "the first transition stands");
 }
