@@ -35,6 +35,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("invalid_state", 422, "Unknown status state"),
     ("unsupported_status_type", 422, "This status type is not supported"),
     ("invalid_fault", 422, "Unknown or invalid fault"),
+    ("unsupported_audience", 422, "This audience is not supported"),
     ("invalid_qr_format", 422, "Unknown QR code format"),
     // Resources.
     ("session_not_found", 404, "Session not found"),

@@ -56,7 +56,8 @@ impl Default for HttpConfig {
 
 /// The whole API: native routes, health, metrics, `/openapi.json` and the `/docs` page.
 pub fn router(state: ApiState, config: &HttpConfig) -> Router {
-    let (api, doc) = routes::api().split_for_parts();
+    let (api, mut doc) = routes::api(state.sessions.supports_faults()).split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
     let router = Router::new()
         .merge(api)

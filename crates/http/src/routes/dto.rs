@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wastatus_domain as domain;
@@ -129,6 +129,15 @@ pub struct PublishStatusRequest {
     /// Ask viewers' phones not to keep the status.
     #[serde(default)]
     pub view_once: bool,
+    /// Who sees the status. This version supports `{"mode": "contacts"}` (all contacts, the
+    /// default); any other mode is refused with `unsupported_audience` rather than ignored.
+    pub audience: Option<Audience>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Audience {
+    #[schema(example = "contacts")]
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -267,6 +276,11 @@ pub fn decode_cursor(raw: &str) -> Result<domain::Cursor, ApiError> {
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
     let created_at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    // Every status was created in these years; anything else was not issued by this API, and
+    // would be out of range for storage.
+    if !(1970..=9999).contains(&created_at.year()) {
+        return Err(invalid());
+    }
     Ok(domain::Cursor { created_at, id: id.parse().map_err(|_| invalid())? })
 }
 
@@ -297,7 +311,9 @@ mod tests {
             id: domain::StatusId::from_uuid(uuid::Uuid::now_v7()),
         };
         assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), c);
-        for bad in ["", "!!", "bm9jb2xvbg", "MTIzOm5vdC1hLXV1aWQ"] {
+        let far_past = URL_SAFE_NO_PAD.encode(format!("{}:{}", i64::MIN / 2, uuid::Uuid::nil()));
+        let far_future = URL_SAFE_NO_PAD.encode(format!("{}:{}", 253_402_300_800_000_000_i64, uuid::Uuid::nil()));
+        for bad in ["", "!!", "bm9jb2xvbg", "MTIzOm5vdC1hLXV1aWQ", &far_past, &far_future] {
             assert_eq!(decode_cursor(bad).unwrap_err().code(), "invalid_cursor", "{bad}");
         }
     }

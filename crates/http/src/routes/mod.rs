@@ -15,9 +15,10 @@ use crate::ApiState;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 
-/// Every documented route, with its OpenAPI description.
-pub fn api() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The routes with their OpenAPI description. The fault-injection route exists only with the
+/// sandbox driver (`include_sandbox`).
+pub fn api(include_sandbox: bool) -> OpenApiRouter<ApiState> {
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get, sessions::delete))
         .routes(routes!(sessions::pair))
@@ -25,10 +26,10 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(sessions::logout))
         .routes(routes!(statuses::publish, statuses::list))
         .routes(routes!(statuses::get, statuses::revoke))
-        .routes(routes!(sandbox::inject_fault))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(health::metrics))
+        .routes(routes!(health::metrics));
+    if include_sandbox { router.routes(routes!(sandbox::inject_fault)) } else { router }
 }
 
 pub async fn not_found() -> ApiError {

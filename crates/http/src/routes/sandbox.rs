@@ -18,7 +18,7 @@ use crate::extract::{ApiJson, SessionPath};
     request_body = FaultRequest,
     responses(
         (status = 200, description = "The session after the fault", body = Session),
-        (status = 404, description = "`session_not_found`, or `sandbox_only` when another driver runs", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`session_not_found`; `not_found` when another driver runs", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_fault`", body = Problem, content_type = "application/problem+json"),
     ), security(("api_key" = []), ("bearer" = [])))]
 pub async fn inject_fault(

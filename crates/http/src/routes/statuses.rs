@@ -6,7 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wastatus_domain::service::{PublishStatus, PublishStatusError};
 use wastatus_domain::{
-    BackgroundColor, Font, InvalidValue, PageLimit, SessionKey, StatusContent, StatusQuery, StatusText, TextStatus,
+    BackgroundColor, FailureCode, Font, InvalidValue, PageLimit, SessionKey, StatusContent, StatusQuery, StatusText,
+    TextStatus,
 };
 
 use super::dto::{
@@ -39,15 +40,21 @@ pub async fn publish(
     ApiJson(body): ApiJson<PublishStatusRequest>,
 ) -> Result<Response, ApiError> {
     let command = publish_command(session, body)?;
-    match state.statuses.publish(command).await {
+    // Once handed to the driver, a publish runs to its recorded outcome even if the client goes
+    // away or the request times out: a send must never be cut off between WhatsApp and storage.
+    let statuses = state.statuses.clone();
+    let outcome = tokio::spawn(async move { statuses.publish(command).await }).await.map_err(join_error)?;
+    match outcome {
         Ok(status) => {
             let location = format!("/v1/statuses/{}", status.id());
             Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Status::from(&status))).into_response())
         }
         Err(PublishStatusError::Failed { status }) => {
-            let failure = status.failure().cloned();
-            let (code, message) = failure.map_or(("internal", String::new()), |f| (f.code.as_str(), f.message));
-            Err(ApiError::new(code, message)
+            let error = match status.failure() {
+                Some(f) if f.code != FailureCode::Internal => ApiError::new(f.code.as_str(), f.message.clone()),
+                _ => ApiError::internal(),
+            };
+            Err(error
                 .with_extension("status_id", status.id())
                 .with_extension("resource", Status::from(status.as_ref())))
         }
@@ -56,6 +63,17 @@ pub async fn publish(
 }
 
 fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<PublishStatus, ApiError> {
+    if let Some(audience) = &body.audience
+        && audience.mode != "contacts"
+    {
+        return Err(ApiError::new(
+            "unsupported_audience",
+            format!(
+                "audience mode {:?} is not supported by this version; only \"contacts\" (all contacts)",
+                audience.mode
+            ),
+        ));
+    }
     let content = match body.status_type.as_str() {
         "text" => {
             let text =
@@ -67,9 +85,7 @@ fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<Pu
             let font = match body.font {
                 None => Font::default(),
                 Some(FontInput::Name(name)) => name.parse()?,
-                Some(FontInput::Number(n)) => Font::from_code(n).ok_or_else(|| {
-                    InvalidValue::new("font", "unknown_font", format!("{n} is not a font; fonts are numbered 0 to 10"))
-                })?,
+                Some(FontInput::Number(n)) => Font::try_from_code(n)?,
             };
             StatusContent::Text(TextStatus { text: StatusText::new(text)?, background_color, font })
         }
@@ -145,6 +161,14 @@ pub async fn revoke(
     State(state): State<ApiState>,
     StatusPath(principal, id): StatusPath,
 ) -> Result<Json<Status>, ApiError> {
-    let status = state.statuses.revoke(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    let statuses = state.statuses.clone();
+    let outcome = tokio::spawn(async move { statuses.revoke(principal.tenant, id).await }).await.map_err(join_error)?;
+    let status = outcome.map_err(ApiError::from_use_case)?;
     Ok(Json(dto::Status::from(&status)))
+}
+
+/// A use case that panicked: logged, and answered as an internal error.
+fn join_error(error: tokio::task::JoinError) -> ApiError {
+    tracing::error!(%error, "a use case did not complete");
+    ApiError::internal()
 }

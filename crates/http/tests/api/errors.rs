@@ -36,6 +36,9 @@ async fn invalid_status_fields_name_the_problem() {
     }
     let doc = app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(json!({"type": "poll"}))).await;
     doc.problem(422, "unsupported_status_type");
+    // An audience this version cannot honour is refused, never silently widened to everyone.
+    let narrow = json!({"type": "text", "text": "hi", "audience": {"mode": "allowlist", "jids": ["919876543210"]}});
+    app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(narrow)).await.problem(422, "unsupported_audience");
     // Nothing invalid reached WhatsApp.
     assert!(app.sandbox.sent(&session_key(&app, &key).await).is_empty());
 }
@@ -76,9 +79,9 @@ async fn credentials_are_required_and_checked() {
     let res = app.call("GET", "/v1/sessions", None, None).await;
     res.problem(401, "unauthorized");
     assert_eq!(res.headers[header::WWW_AUTHENTICATE], "Bearer");
-    app.call("GET", "/v1/sessions", Some("wsk_notarealkeynotarealkeynotarealkey1234"), None)
-        .await
-        .problem(401, "unauthorized");
+    // Well-formed (wsk_ and 40 base62 characters), so it is looked up, and unknown.
+    let unknown = format!("wsk_{}", "A".repeat(40));
+    app.call("GET", "/v1/sessions", Some(&unknown), None).await.problem(401, "unauthorized");
     app.call("GET", "/v1/sessions", Some("garbage"), None).await.problem(401, "unauthorized");
     let key = app.tenant("Acme").await;
     let res = app

@@ -124,3 +124,18 @@ async fn sandbox_faults_are_validated_and_apply_to_the_session() {
     let res = app.call("POST", "/v1/sandbox/sessions/s1/faults", Some(&key), Some(fault("reconnect"))).await;
     assert_eq!(res.json()["state"], "connected");
 }
+
+#[tokio::test]
+async fn without_the_sandbox_there_is_no_fault_route() {
+    let app = TestApp::without_faults().await;
+    let key = app.paired().await;
+    let res =
+        app.call("POST", "/v1/sandbox/sessions/s1/faults", Some(&key), Some(json!({"fault": "disconnect"}))).await;
+    res.problem(404, "not_found");
+    let doc = app.call("GET", "/openapi.json", None, None).await.json();
+    assert!(
+        doc["paths"].get("/v1/sandbox/sessions/{session_id}/faults").is_none(),
+        "the served document matches the routes"
+    );
+    assert!(doc["paths"].get("/v1/sessions").is_some());
+}

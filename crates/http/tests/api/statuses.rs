@@ -114,3 +114,21 @@ async fn history_is_newest_first_with_cursor_pagination() {
     assert_eq!(texts, ["status 4", "status 3", "status 2", "status 1", "status 0"]);
     app.call("GET", "/v1/sessions/nope/statuses", Some(&key), None).await.problem(404, "session_not_found");
 }
+
+#[tokio::test]
+async fn publishing_to_an_unknown_session_of_ones_own_is_not_found() {
+    let app = TestApp::new().await;
+    let key = app.paired().await;
+    let body = json!({"type": "text", "text": "hi"});
+    app.call("POST", "/v1/sessions/other/statuses", Some(&key), Some(body)).await.problem(404, "session_not_found");
+    let everything = app.call("GET", "/v1/sessions/s1/statuses", Some(&key), None).await.json();
+    assert_eq!(everything["items"], json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn the_default_audience_is_accepted() {
+    let app = TestApp::new().await;
+    let key = app.paired().await;
+    let body = json!({"type": "text", "text": "hi", "audience": {"mode": "contacts"}});
+    assert_eq!(app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(body)).await.status, 201);
+}

@@ -88,10 +88,19 @@ impl Response {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::with_config(HttpConfig::default()).await
+        Self::build(HttpConfig::default(), true).await
     }
 
     pub async fn with_config(config: HttpConfig) -> Self {
+        Self::build(config, true).await
+    }
+
+    /// The sandbox driver without its fault injection, as a server with another driver has it.
+    pub async fn without_faults() -> Self {
+        Self::build(HttpConfig::default(), false).await
+    }
+
+    async fn build(config: HttpConfig, faults: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("wastatus-http-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let storage = Storage::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.display())).await.unwrap();
@@ -105,7 +114,7 @@ impl TestApp {
             sessions: store.clone(),
             statuses: store,
             driver: sandbox.clone(),
-            faults: Some(sandbox.clone()),
+            faults: if faults { Some(sandbox.clone() as Arc<dyn wastatus_domain::ports::FaultInjector>) } else { None },
             clock,
             ids: Arc::new(V7),
             keys: Arc::new(ApiKeyMint),
