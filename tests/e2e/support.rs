@@ -72,7 +72,7 @@ pub struct Server {
 }
 
 impl Server {
-    fn start(mut cmd: Command) -> Self {
+    pub fn start(mut cmd: Command) -> Self {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("starting wastatus serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();

@@ -74,6 +74,38 @@ async fn the_readme_tour_works() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["state"], "revoked");
 
+    // Trouble: a disconnected session fails the next publish loudly, and it is stored as failed.
+    let res = http
+        .post(server.url("/v1/sandbox/sessions/session-main/faults"))
+        .header("x-api-key", &key)
+        .json(&json!({"fault": "disconnect"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["state"], "disconnected");
+    let res = http
+        .post(server.url("/v1/sessions/session-main/statuses"))
+        .header("x-api-key", &key)
+        .json(&json!({"type": "text", "text": "Anyone there?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "device_disconnected");
+    let failed: Value = http
+        .get(server.url(&format!("/v1/statuses/{}", problem["status_id"].as_str().unwrap())))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["state"], "failed");
+    assert_eq!(failed["failure"]["code"], "device_disconnected");
+
     // Health, readiness, metrics and docs are served.
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"] {
         let res = http.get(server.url(path)).send().await.unwrap();
@@ -97,15 +129,16 @@ async fn the_readme_tour_works() {
 }
 
 #[tokio::test]
-async fn sessions_survive_a_restart_and_admin_sessions_are_usable() {
+async fn records_survive_a_restart_and_admin_sessions_are_usable() {
     let ws = Workspace::new();
     let (tenant, key) = ws.tenant_with_key("Acme");
     let created = ws.admin(&["session", "create", "--tenant", &tenant, "--id", "from-cli"]);
     assert_eq!(created["id"], "from-cli");
+    assert_eq!(created["state"], "pairing");
 
     let mut server = ws.serve();
-    let res = server
-        .http
+    let http = &server.http;
+    let res = http
         .post(server.url("/v1/sessions/from-cli/pair"))
         .header("x-api-key", &key)
         .json(&json!({"method": "code", "phone_number": "+91 98765 43210"}))
@@ -116,14 +149,97 @@ async fn sessions_survive_a_restart_and_admin_sessions_are_usable() {
     let pair: Value = res.json().await.unwrap();
     assert_eq!(pair["method"], "code");
     assert_eq!(pair["code"].as_str().unwrap().len(), 9, "ABCD-EFGH");
+    let res = http
+        .post(server.url("/v1/sessions/from-cli/statuses"))
+        .header("x-api-key", &key)
+        .json(&json!({"type": "text", "text": "before the restart"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
     assert!(server.terminate());
     drop(server);
 
-    // The record outlives the process.
+    // The records outlive the process. The sandbox keeps its devices in memory, so after a
+    // restart the session must be paired again, and says so instead of pretending.
     let server = ws.serve();
-    let res = server.http.get(server.url("/v1/sessions")).header("x-api-key", &key).send().await.unwrap();
-    let list: Value = res.json().await.unwrap();
-    assert_eq!(list["items"][0]["id"], "from-cli");
+    let http = &server.http;
+    let session: Value = http
+        .get(server.url("/v1/sessions/from-cli"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["state"], "pairing");
+    let res = http
+        .post(server.url("/v1/sessions/from-cli/statuses"))
+        .header("x-api-key", &key)
+        .json(&json!({"type": "text", "text": "after the restart"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "not_paired");
+    let history: Value = http
+        .get(server.url("/v1/sessions/from-cli/statuses"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<_> =
+        history["items"].as_array().unwrap().iter().map(|s| (s["text"].clone(), s["state"].clone())).collect();
+    assert_eq!(
+        states,
+        [(json!("after the restart"), json!("failed")), (json!("before the restart"), json!("published"))]
+    );
+}
+
+#[tokio::test]
+async fn the_default_web_driver_says_it_is_unavailable() {
+    let ws = Workspace::new();
+    let (tenant, key) = ws.tenant_with_key("Acme");
+    ws.admin(&["session", "create", "--tenant", &tenant, "--id", "real-phone"]);
+    let mut cmd = ws.command(&["serve"]);
+    cmd.env("WASTATUS__WHATSAPP__DRIVER", "web");
+    let server = crate::support::Server::start(cmd);
+    let http = &server.http;
+    assert_eq!(http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+    let res = http
+        .post(server.url("/v1/sessions"))
+        .header("x-api-key", &key)
+        .json(&json!({"id": "another"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
+    let res = http
+        .post(server.url("/v1/sessions/real-phone/statuses"))
+        .header("x-api-key", &key)
+        .json(&json!({"type": "text", "text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
+    let res = http.post(server.url("/v1/sessions/real-phone/logout")).header("x-api-key", &key).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
+    // No fault injection without the sandbox.
+    let res = http
+        .post(server.url("/v1/sandbox/sessions/real-phone/faults"))
+        .header("x-api-key", &key)
+        .json(&json!({"fault": "disconnect"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 #[test]

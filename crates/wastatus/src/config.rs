@@ -46,11 +46,18 @@ impl Default for Server {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Database {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
+}
+
+/// The URL may hold a password: `Debug` shows it redacted.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("url", &crate::wiring::redact(&self.url)).finish()
+    }
 }
 
 impl Default for Database {
@@ -225,8 +232,10 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Config::load_from(Some(&write_toml("[auth.jwt]\nsecret = \"hunter2\"\n")), env(&[])).unwrap();
+        let file = write_toml("[auth.jwt]\nsecret = \"hunter2\"\n[database]\nurl = \"postgres://u:swordfish@db/wa\"\n");
+        let c = Config::load_from(Some(&file), env(&[])).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("swordfish"));
     }
 
     fn write_toml(content: &str) -> std::path::PathBuf {

@@ -77,16 +77,26 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
     })
 }
 
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
+/// A database URL without its password (in the authority or as a `password` query
+/// parameter), for messages. What does not parse as a URL is not shown at all.
+pub fn redact(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "<unparsable database URL>".to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+            (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+        })
+        .collect();
+    if !query.is_empty() {
+        url.query_pairs_mut().clear().extend_pairs(query);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -97,5 +107,8 @@ mod tests {
     fn passwords_never_reach_messages() {
         assert_eq!(redact("postgres://app:s3cret@db:5432/wa"), "postgres://app:***@db:5432/wa");
         assert_eq!(redact("sqlite://wastatus.db?mode=rwc"), "sqlite://wastatus.db?mode=rwc");
+        let query = redact("postgres://db/wa?user=app&password=s3cret&sslmode=require");
+        assert!(!query.contains("s3cret") && query.contains("sslmode=require"), "{query}");
+        assert!(!redact("postgres://app:p@ss:word@db/wa").contains("word@"));
     }
 }
