@@ -1,0 +1,49 @@
+//! Limits and switches of the media adapter, with safe defaults.
+
+use std::time::Duration;
+
+/// How media is fetched, checked and prepared.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Accept `http://` media URLs, not only `https://`.
+    pub allow_http: bool,
+    /// Let media URLs reach loopback, private, link-local and other non-public addresses.
+    /// For tests only.
+    pub allow_private_networks: bool,
+    /// The most redirects a fetch follows; each hop is checked like the first.
+    pub max_redirects: usize,
+    /// How long connecting to the origin may take.
+    pub connect_timeout: Duration,
+    /// How long a whole fetch may take, headers and body included.
+    pub fetch_timeout: Duration,
+    /// The largest image accepted, in bytes (fetched, decoded from base64 or uploaded).
+    pub max_image_bytes: usize,
+    /// The largest video accepted, in bytes.
+    pub max_video_bytes: usize,
+    /// The most pixels an image may declare (width × height); more is a decompression bomb.
+    pub max_image_pixels: u64,
+    /// The longest video a status may have, in seconds.
+    pub max_video_seconds: u32,
+    /// Re-encode every image as JPEG, as the official clients do.
+    pub normalize_images_to_jpeg: bool,
+    /// The longer edge of thumbnails, in pixels.
+    pub thumbnail_edge: u32,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private_networks: false,
+            max_redirects: 5,
+            connect_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(60),
+            max_image_bytes: 16 * 1024 * 1024,
+            max_video_bytes: 64 * 1024 * 1024,
+            max_image_pixels: 64_000_000,
+            max_video_seconds: 60,
+            normalize_images_to_jpeg: true,
+            thumbnail_edge: 100,
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Everything that can be wrong with media, each with a stable snake_case code.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Why media was refused. The messages say what was wrong in words a client can act on; they
+/// never contain internal details beyond what the client itself sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The URL does not parse, or has no host.
+    #[error("the media URL is not valid: {0}")]
+    InvalidUrl(String),
+    /// The scheme is not `https` (or `http` when allowed).
+    #[error("media URLs must use https{}", if *.http_allowed { " or http" } else { "" })]
+    SchemeNotAllowed { http_allowed: bool },
+    /// The host resolves to (or is) an address that is not public.
+    #[error("the media URL points to a non-public address ({address}); it is refused")]
+    BlockedAddress { address: IpAddr },
+    /// The host name does not resolve.
+    #[error("the media host {0} could not be resolved")]
+    UnresolvableHost(String),
+    /// More redirects than allowed.
+    #[error("the media URL redirected more than {0} times")]
+    TooManyRedirects(usize),
+    /// The origin answered with a non-success status.
+    #[error("the media server answered HTTP {0}")]
+    OriginStatus(u16),
+    /// Connecting, or the whole fetch, took too long.
+    #[error("fetching the media took longer than {0:?}")]
+    FetchTimeout(Duration),
+    /// The connection failed or broke off.
+    #[error("the media could not be fetched: {0}")]
+    FetchFailed(String),
+    /// More bytes than the limit for this kind of media.
+    #[error("the media is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// No bytes at all.
+    #[error("the media is empty")]
+    Empty,
+    /// `media.data` is not valid base64.
+    #[error("the media data is not valid base64")]
+    InvalidBase64,
+    /// The bytes are not JPEG, PNG, WEBP, MP4 or MOV.
+    #[error("the media is not a supported image or video (JPEG, PNG, WEBP, MP4, MOV)")]
+    UnsupportedType,
+    /// The declared type contradicts the bytes.
+    #[error("the media was declared as {declared} but its bytes are {detected}")]
+    TypeMismatch { declared: String, detected: &'static str },
+    /// The bytes start like a supported format but cannot be read (truncated, damaged).
+    #[error("the media is damaged or truncated: {0}")]
+    Corrupt(String),
+    /// The image declares more pixels than allowed (a decompression bomb, or simply too big).
+    #[error("the image is {width}×{height} pixels; at most {limit} pixels are accepted")]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// The video has no `moov` box, so no player can read it.
+    #[error("the video has no moov box (its index); it cannot be played")]
+    MissingMoov,
+    /// The video is longer than a status may be.
+    #[error("the video lasts {seconds} s; a status allows at most {limit} s")]
+    VideoTooLong { seconds: u32, limit: u32 },
+    /// The video's codec is not one WhatsApp clients play.
+    #[error("the video codec {0} is not supported; use H.264 (avc1)")]
+    UnsupportedCodec(String),
+    /// The video has no video track.
+    #[error("the video has no video track")]
+    NoVideoTrack,
+}
+
+impl MediaError {
+    /// The stable code clients switch on.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            MediaError::InvalidUrl(_) => "media_invalid_url",
+            MediaError::SchemeNotAllowed { .. } => "media_scheme_not_allowed",
+            MediaError::BlockedAddress { .. } => "media_blocked_address",
+            MediaError::UnresolvableHost(_) => "media_unresolvable_host",
+            MediaError::TooManyRedirects(_) => "media_too_many_redirects",
+            MediaError::OriginStatus(_) => "media_origin_error",
+            MediaError::FetchTimeout(_) => "media_fetch_timeout",
+            MediaError::FetchFailed(_) => "media_fetch_failed",
+            MediaError::TooLarge { .. } => "media_too_large",
+            MediaError::Empty => "media_empty",
+            MediaError::InvalidBase64 => "media_invalid_base64",
+            MediaError::UnsupportedType => "media_unsupported_type",
+            MediaError::TypeMismatch { .. } => "media_type_mismatch",
+            MediaError::Corrupt(_) => "media_corrupt",
+            MediaError::TooManyPixels { .. } => "media_too_many_pixels",
+            MediaError::MissingMoov => "video_missing_moov",
+            MediaError::VideoTooLong { .. } => "video_too_long",
+            MediaError::UnsupportedCodec(_) => "video_unsupported_codec",
+            MediaError::NoVideoTrack => "video_no_video_track",
+        }
+    }
+}
