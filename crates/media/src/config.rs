@@ -37,7 +37,7 @@ impl Default for MediaConfig {
             allow_private_networks: false,
             max_redirects: 5,
             connect_timeout: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(30),
             max_image_bytes: 16 * 1024 * 1024,
             max_video_bytes: 64 * 1024 * 1024,
             max_image_pixels: 64_000_000,

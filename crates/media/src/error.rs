@@ -52,6 +52,12 @@ pub enum MediaError {
     /// The image declares more pixels than allowed (a decompression bomb, or simply too big).
     #[error("the image is {width}×{height} pixels; at most {limit} pixels are accepted")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// An edge is longer than the JPEG format can encode.
+    #[error("the image is {width}×{height} pixels; JPEG allows at most {max} pixels on an edge")]
+    DimensionsUnsupported { width: u32, height: u32, max: u32 },
+    /// The work could not complete for a reason of the server's own (it is shutting down).
+    #[error("the media could not be prepared: {0}")]
+    Internal(String),
     /// The video has no `moov` box, so no player can read it.
     #[error("the video has no moov box (its index); it cannot be played")]
     MissingMoov,
@@ -85,6 +91,8 @@ impl MediaError {
             MediaError::TypeMismatch { .. } => "media_type_mismatch",
             MediaError::Corrupt(_) => "media_corrupt",
             MediaError::TooManyPixels { .. } => "media_too_many_pixels",
+            MediaError::DimensionsUnsupported { .. } => "media_dimensions_unsupported",
+            MediaError::Internal(_) => "internal",
             MediaError::MissingMoov => "video_missing_moov",
             MediaError::VideoTooLong { .. } => "video_too_long",
             MediaError::UnsupportedCodec(_) => "video_unsupported_codec",

@@ -16,11 +16,17 @@
 pub mod config;
 pub mod error;
 pub mod fetch;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod inspect;
+pub mod pipeline;
 pub mod prepare;
+pub mod source;
 
 pub use config::MediaConfig;
 pub use error::MediaError;
+pub use pipeline::MediaPipeline;
+pub use source::{Decoded, Source, decode_base64};
 
 /// The media formats wastatus accepts, as detected from the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

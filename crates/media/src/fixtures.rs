@@ -1,0 +1,134 @@
+//! Media for tests in this and other crates (feature `fixtures`): small, valid files built in
+//! code, so no binary fixtures need to be committed.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, Rgb, RgbImage};
+
+/// A `width`×`height` image in `format`, with a red top-left corner on a blue background (so a
+/// test can see where the corner went after rotation).
+pub fn image(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
+    let mut img = RgbImage::from_pixel(width, height, Rgb([20, 40, 200]));
+    for y in 0..height.min(4) {
+        for x in 0..width.min(4) {
+            img.put_pixel(x, y, Rgb([230, 20, 20]));
+        }
+    }
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), format).expect("encoding an image in memory cannot fail");
+    out
+}
+
+/// What the MP4 fixture contains.
+#[derive(Debug, Clone)]
+pub struct Video {
+    /// `b"isom"` for MP4, `b"qt  "` for QuickTime.
+    pub brand: [u8; 4],
+    pub duration_ms: u32,
+    pub width: u16,
+    pub height: u16,
+    /// The sample entry type: `b"avc1"` for H.264.
+    pub codec: [u8; 4],
+    /// Write `moov` before `mdat` (a "fast start" file).
+    pub moov_first: bool,
+    /// Bytes of (meaningless) media data in `mdat`.
+    pub mdat_len: usize,
+}
+
+impl Default for Video {
+    fn default() -> Self {
+        Self {
+            brand: *b"isom",
+            duration_ms: 12_500,
+            width: 1080,
+            height: 1920,
+            codec: *b"avc1",
+            moov_first: true,
+            mdat_len: 1024,
+        }
+    }
+}
+
+impl Video {
+    /// The file's bytes: `ftyp`, `moov` (with one video track) and `mdat`.
+    pub fn build(&self) -> Vec<u8> {
+        let ftyp = boxed(b"ftyp", &[&self.brand[..], &0u32.to_be_bytes(), &self.brand, b"mp41"].concat());
+        let moov = boxed(b"moov", &[self.mvhd(), self.trak()].concat());
+        let mdat = boxed(b"mdat", &vec![0x5A; self.mdat_len]);
+        if self.moov_first { [ftyp, moov, mdat].concat() } else { [ftyp, mdat, moov].concat() }
+    }
+
+    fn mvhd(&self) -> Vec<u8> {
+        let mut b = vec![0u8; 4]; // version 0, flags
+        b.extend(0u32.to_be_bytes()); // creation time
+        b.extend(0u32.to_be_bytes()); // modification time
+        b.extend(1000u32.to_be_bytes()); // timescale: milliseconds
+        b.extend(self.duration_ms.to_be_bytes());
+        b.extend(0x0001_0000u32.to_be_bytes()); // rate 1.0
+        b.extend(0x0100u16.to_be_bytes()); // volume 1.0
+        b.extend([0u8; 10]); // reserved
+        b.extend(identity_matrix());
+        b.extend([0u8; 24]); // pre-defined
+        b.extend(2u32.to_be_bytes()); // next track id
+        boxed(b"mvhd", &b)
+    }
+
+    fn trak(&self) -> Vec<u8> {
+        let mut tkhd = vec![0, 0, 0, 3]; // version 0, flags: enabled | in movie
+        tkhd.extend(0u32.to_be_bytes());
+        tkhd.extend(0u32.to_be_bytes());
+        tkhd.extend(1u32.to_be_bytes()); // track id
+        tkhd.extend(0u32.to_be_bytes()); // reserved
+        tkhd.extend(self.duration_ms.to_be_bytes());
+        tkhd.extend([0u8; 8]); // reserved
+        tkhd.extend([0u8; 8]); // layer, alternate group, volume, reserved
+        tkhd.extend(identity_matrix());
+        tkhd.extend((u32::from(self.width) << 16).to_be_bytes());
+        tkhd.extend((u32::from(self.height) << 16).to_be_bytes());
+
+        let mut mdhd = vec![0u8; 4];
+        mdhd.extend(0u32.to_be_bytes());
+        mdhd.extend(0u32.to_be_bytes());
+        mdhd.extend(1000u32.to_be_bytes());
+        mdhd.extend(self.duration_ms.to_be_bytes());
+        mdhd.extend(0x55C4u16.to_be_bytes()); // language "und"
+        mdhd.extend(0u16.to_be_bytes());
+
+        let mut hdlr = vec![0u8; 4];
+        hdlr.extend(0u32.to_be_bytes()); // pre-defined
+        hdlr.extend(b"vide");
+        hdlr.extend([0u8; 12]);
+        hdlr.extend(b"VideoHandler\0");
+
+        let mut entry = vec![0u8; 6]; // reserved
+        entry.extend(1u16.to_be_bytes()); // data reference index
+        entry.extend([0u8; 16]); // pre-defined, reserved
+        entry.extend(self.width.to_be_bytes());
+        entry.extend(self.height.to_be_bytes());
+        entry.extend(0x0048_0000u32.to_be_bytes()); // 72 dpi
+        entry.extend(0x0048_0000u32.to_be_bytes());
+        entry.extend(0u32.to_be_bytes());
+        entry.extend(1u16.to_be_bytes()); // frame count
+        entry.extend([0u8; 32]); // compressor name
+        entry.extend(0x0018u16.to_be_bytes()); // depth
+        entry.extend((-1i16).to_be_bytes());
+        let mut stsd = vec![0u8; 4];
+        stsd.extend(1u32.to_be_bytes());
+        stsd.extend(boxed(&self.codec, &entry));
+
+        let stbl = boxed(b"stbl", &boxed(b"stsd", &stsd));
+        let minf = boxed(b"minf", &stbl);
+        let mdia = boxed(b"mdia", &[boxed(b"mdhd", &mdhd), boxed(b"hdlr", &hdlr), minf].concat());
+        boxed(b"trak", &[boxed(b"tkhd", &tkhd), mdia].concat())
+    }
+}
+
+fn identity_matrix() -> Vec<u8> {
+    [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000].iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+/// An ISO-BMFF box: 32-bit size, four-character type, payload.
+pub fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let size = u32::try_from(payload.len() + 8).expect("fixture boxes are small");
+    [&size.to_be_bytes()[..], kind, payload].concat()
+}
