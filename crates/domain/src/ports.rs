@@ -172,7 +172,14 @@ pub trait WhatsAppDriver: Send + Sync {
 
     /// Publishes a status and returns WhatsApp's message id once the send is confirmed.
     /// Must return an error, never a message id, when the outcome is not a confirmed send.
-    async fn publish(&self, session: &SessionKey, status: &Status) -> Result<MessageId, DriverError>;
+    /// `media` is the prepared media of an image or video status (and `None` for text); it is
+    /// cheap to clone (the bytes are shared).
+    async fn publish(
+        &self,
+        session: &SessionKey,
+        status: &Status,
+        media: Option<PreparedMedia>,
+    ) -> Result<MessageId, DriverError>;
 
     /// Deletes a published status from the audience's phones.
     async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError>;
@@ -201,6 +208,23 @@ pub enum Fault {
 pub trait FaultInjector: Send + Sync {
     /// Applies `fault`; for the publish faults, to the next `count` publishes.
     async fn inject(&self, session: &SessionKey, fault: Fault, count: u32) -> Result<(), DriverError>;
+}
+
+/// Media that cannot be used, with a stable snake_case code (`media_too_large`,
+/// `media_blocked_address`, `video_too_long`, …) and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct MediaRejected {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Fetches (for a URL), checks and prepares the media of an image or video status.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait MediaPreparer: Send + Sync {
+    /// Prepared media of `kind`, or why the input cannot be used. Never a partial result.
+    async fn prepare(&self, input: MediaInput, kind: MediaKind) -> Result<PreparedMedia, MediaRejected>;
 }
 
 /// Tells the time. Implementations truncate to microseconds (see [`Timestamp`]).

@@ -37,6 +37,30 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("invalid_fault", 422, "Unknown or invalid fault"),
     ("unsupported_audience", 422, "This audience is not supported"),
     ("invalid_qr_format", 422, "Unknown QR code format"),
+    // Media.
+    ("caption_too_long", 422, "The caption is too long"),
+    ("media_missing", 422, "An image or video status needs media"),
+    ("media_ambiguous", 422, "More than one source of media was given"),
+    ("media_invalid_url", 422, "The media URL is not valid"),
+    ("media_scheme_not_allowed", 422, "The media URL's scheme is not allowed"),
+    ("media_blocked_address", 422, "The media URL points to a non-public address"),
+    ("media_unresolvable_host", 422, "The media host could not be resolved"),
+    ("media_too_many_redirects", 422, "The media URL redirected too often"),
+    ("media_origin_error", 422, "The media server answered with an error"),
+    ("media_fetch_timeout", 422, "Fetching the media took too long"),
+    ("media_fetch_failed", 422, "The media could not be fetched"),
+    ("media_too_large", 413, "The media is too large"),
+    ("media_empty", 422, "The media is empty"),
+    ("media_invalid_base64", 422, "The media data is not valid base64"),
+    ("media_unsupported_type", 422, "The media is not a supported image or video"),
+    ("media_type_mismatch", 422, "The declared type contradicts the media"),
+    ("media_corrupt", 422, "The media is damaged or truncated"),
+    ("media_too_many_pixels", 422, "The image has too many pixels"),
+    ("media_dimensions_unsupported", 422, "The image is too wide or tall for JPEG"),
+    ("video_missing_moov", 422, "The video has no index (moov box)"),
+    ("video_too_long", 422, "The video is too long for a status"),
+    ("video_unsupported_codec", 422, "The video codec is not supported"),
+    ("video_no_video_track", 422, "The video has no video track"),
     // Resources.
     ("session_not_found", 404, "Session not found"),
     ("status_not_found", 404, "Status not found"),
@@ -202,7 +226,9 @@ mod tests {
         let mut seen = HashSet::new();
         for &(code, status, _) in CODES {
             assert!(seen.insert(code), "{code} twice");
-            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            let snake = code.starts_with(|c: char| c.is_ascii_lowercase())
+                && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            assert!(snake, "{code}");
             assert!((400..600).contains(&status), "{code}");
         }
     }

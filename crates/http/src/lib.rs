@@ -44,19 +44,24 @@ pub struct ApiState {
 pub struct HttpConfig {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The largest body of a publish, which may carry a file or its base64, in bytes.
+    pub publish_body_limit: usize,
     /// How long a request may take before it is answered with `503 request_timeout`.
     pub request_timeout: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit: 256 * 1024, request_timeout: Duration::from_secs(60) }
+        // 64 MiB of video, as base64 (4/3), with room for the rest of the request.
+        Self { body_limit: 256 * 1024, publish_body_limit: 90 * 1024 * 1024, request_timeout: Duration::from_secs(60) }
     }
 }
 
 /// The whole API: native routes, health, metrics, `/openapi.json` and the `/docs` page.
 pub fn router(state: ApiState, config: &HttpConfig) -> Router {
-    let (api, mut doc) = routes::api(state.sessions.supports_faults()).split_for_parts();
+    let options =
+        routes::Options { sandbox: state.sessions.supports_faults(), publish_body_limit: config.publish_body_limit };
+    let (api, mut doc) = routes::api(options).split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
     let router = Router::new()

@@ -49,7 +49,8 @@ impl Modify for Security {
 /// The complete OpenAPI document of the native API, sandbox routes included. A server serves
 /// the document of the routes it has.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = crate::routes::api(true).split_for_parts().1;
+    let options = crate::routes::Options { sandbox: true, publish_body_limit: 0 };
+    let mut doc = crate::routes::api(options).split_for_parts().1;
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

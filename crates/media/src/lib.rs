@@ -20,6 +20,7 @@ pub mod fetch;
 pub mod fixtures;
 pub mod inspect;
 pub mod pipeline;
+mod port;
 pub mod prepare;
 pub mod source;
 

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::TimeDelta;
 use wastatus_domain::ports::{DriverError, Fault};
 use wastatus_domain::{
-    MessageId, PairMethod, Pairing, PairingCode, QrCode, SessionKey, SessionState, Status, Timestamp,
+    MediaKind, MessageId, PairMethod, Pairing, PairingCode, PreparedMedia, QrCode, SessionKey, SessionState, Status,
+    StatusType, Timestamp,
 };
 
 use crate::records::{Revocation, SentMessage};
@@ -261,9 +262,11 @@ impl Device {
         &mut self,
         key: &SessionKey,
         status: &Status,
+        media: Option<PreparedMedia>,
         now: Timestamp,
         message_id: impl FnOnce() -> MessageId,
     ) -> Result<MessageId, DriverError> {
+        check_media(status, media.as_ref())?;
         self.ensure_online()?;
         if let Some(fault) = self.take_fault() {
             return Err(fault.error());
@@ -275,6 +278,7 @@ impl Device {
             id.clone(),
             status.id(),
             status.content(),
+            media,
             status.view_once(),
             now,
         ));
@@ -300,5 +304,24 @@ impl Device {
             revoked_at: now,
         });
         Ok(())
+    }
+}
+
+/// A driver sends media only for image and video statuses, and only of their kind: anything
+/// else is a bug in the caller, which the real driver could not send either.
+fn check_media(status: &Status, media: Option<&PreparedMedia>) -> Result<(), DriverError> {
+    let expected = match status.status_type() {
+        StatusType::Text => None,
+        StatusType::Image => Some(MediaKind::Image),
+        StatusType::Video => Some(MediaKind::Video),
+    };
+    if expected == media.map(|m| m.kind) {
+        Ok(())
+    } else {
+        Err(DriverError::Other(anyhow::anyhow!(
+            "a {} status was sent with {:?} media",
+            status.status_type().as_str(),
+            media.map(|m| m.kind)
+        )))
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use wastatus_domain::ports::{Clock, DriverError, Fault, FaultInjector, WhatsAppDriver};
-use wastatus_domain::{MessageId, PairMethod, Pairing, QrCode, SessionKey, SessionState, Status};
+use wastatus_domain::{MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status};
 
 use crate::device::Device;
 use crate::records::{Revocation, SentMessage};
@@ -131,9 +131,14 @@ impl WhatsAppDriver for SandboxDriver {
         Ok(())
     }
 
-    async fn publish(&self, session: &SessionKey, status: &Status) -> Result<MessageId, DriverError> {
+    async fn publish(
+        &self,
+        session: &SessionKey,
+        status: &Status,
+        media: Option<PreparedMedia>,
+    ) -> Result<MessageId, DriverError> {
         let now = self.clock.now();
-        self.with_device(session, |device, _, ids| device.publish(session, status, now, || ids.next()))
+        self.with_device(session, |device, _, ids| device.publish(session, status, media, now, || ids.next()))
     }
 
     async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError> {

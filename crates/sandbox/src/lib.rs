@@ -51,4 +51,4 @@ mod records;
 mod rng;
 
 pub use driver::SandboxDriver;
-pub use records::{Revocation, SentMessage};
+pub use records::{Revocation, SentMedia, SentMessage};

@@ -1,8 +1,10 @@
 //! What the sandbox sent and revoked, kept for inspection (tests read it through the driver).
 
+use bytes::Bytes;
 use serde::Serialize;
 use wastatus_domain::{
-    BackgroundColor, Font, MessageId, SessionId, StatusContent, StatusId, StatusText, StatusType, TenantId, Timestamp,
+    BackgroundColor, Caption, Font, MessageId, PreparedMedia, SessionId, StatusContent, StatusId, StatusText,
+    StatusType, TenantId, Timestamp,
 };
 
 /// A status the sandbox "sent" to WhatsApp: one per successful publish.
@@ -27,6 +29,12 @@ pub struct SentMessage {
     /// The font of a text status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub font: Option<Font>,
+    /// The caption of an image or video status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<Caption>,
+    /// The media of an image or video status, exactly as the driver received it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<SentMedia>,
     /// Whether it was sent as view-once.
     pub view_once: bool,
     /// When the sandbox accepted the send, by the driver's clock.
@@ -37,12 +45,14 @@ pub struct SentMessage {
 
 impl SentMessage {
     /// Records the content of a status as sent under `message_id`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         tenant: TenantId,
         session: SessionId,
         message_id: MessageId,
         status_id: StatusId,
         content: &StatusContent,
+        media: Option<PreparedMedia>,
         view_once: bool,
         sent_at: Timestamp,
     ) -> Self {
@@ -55,6 +65,8 @@ impl SentMessage {
             text: None,
             background_color: None,
             font: None,
+            caption: None,
+            media: media.map(SentMedia::from),
             view_once,
             sent_at,
             revoked_at: None,
@@ -66,8 +78,40 @@ impl SentMessage {
                 sent.background_color = Some(text.background_color);
                 sent.font = Some(text.font);
             }
+            StatusContent::Image(media) | StatusContent::Video(media) => sent.caption = media.caption.clone(),
         }
         sent
+    }
+}
+
+/// The media of a sent status. The bytes are kept for tests to inspect; JSON shows their size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentMedia {
+    pub mime_type: String,
+    #[serde(skip)]
+    pub bytes: Bytes,
+    pub size_bytes: usize,
+    pub width: u32,
+    pub height: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u32>,
+    #[serde(skip)]
+    pub thumbnail: Bytes,
+    pub thumbnail_is_placeholder: bool,
+}
+
+impl From<PreparedMedia> for SentMedia {
+    fn from(m: PreparedMedia) -> Self {
+        Self {
+            mime_type: m.mime_type,
+            size_bytes: m.bytes.len(),
+            bytes: m.bytes,
+            width: m.width,
+            height: m.height,
+            duration_secs: m.duration_secs,
+            thumbnail: m.thumbnail,
+            thumbnail_is_placeholder: m.thumbnail_is_placeholder,
+        }
     }
 }
 

@@ -11,11 +11,14 @@
 //! [`InsertError::ParentMissing`] (foreign-key violations on insert) or a [`StorageError`] that
 //! keeps the cause for the logs.
 //!
-//! How values are stored (see the initial migration for the schema): ids are native `uuid` on
+//! How values are stored (see the migrations for the schema): ids are native `uuid` on
 //! PostgreSQL and 16-byte BLOBs on SQLite; timestamps are `timestamptz` on PostgreSQL and
 //! fixed-width UTC text on SQLite (`2026-01-31T09:05:00.000000Z`, which sorts chronologically);
 //! an API key's hash is 64 lowercase hex digits; enums are their domain names (`as_str`), and an
-//! unknown stored name is a [`StorageError`].
+//! unknown stored name is a [`StorageError`]. Unsigned domain numbers live in signed columns
+//! (a text status's colour and a media size in `bigint`, media dimensions and durations in
+//! `integer`): a value too large for its column is refused on insert with a [`StorageError`],
+//! and a stored value outside the domain's range is a [`StorageError`] when read.
 //!
 //! [`TenantRepository`]: wastatus_domain::ports::TenantRepository
 //! [`ApiKeyRepository`]: wastatus_domain::ports::ApiKeyRepository

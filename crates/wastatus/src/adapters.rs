@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
 use wastatus_domain::ports::{Clock, DomainEvent, DriverError, EventSink, IdGenerator, WhatsAppDriver};
-use wastatus_domain::{MessageId, PairMethod, Pairing, QrCode, SessionKey, SessionState, Status, Timestamp};
+use wastatus_domain::{
+    MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status, Timestamp,
+};
 
 /// The system clock, truncated to microseconds (what storage keeps).
 pub struct SystemClock;
@@ -81,7 +83,7 @@ impl WhatsAppDriver for WebDriverUnavailable {
     async fn remove(&self, _: &SessionKey) -> Result<(), DriverError> {
         Ok(())
     }
-    async fn publish(&self, _: &SessionKey, _: &Status) -> Result<MessageId, DriverError> {
+    async fn publish(&self, _: &SessionKey, _: &Status, _: Option<PreparedMedia>) -> Result<MessageId, DriverError> {
         Err(Self::error())
     }
     async fn revoke(&self, _: &SessionKey, _: &Status) -> Result<(), DriverError> {

@@ -49,6 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let http = HttpConfig {
         body_limit: config.server.body_limit,
+        publish_body_limit: config.media.publish_body_limit(),
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
     };
     let router = wastatus_http::router(state, &http);

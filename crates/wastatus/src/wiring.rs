@@ -6,6 +6,7 @@ use anyhow::Context;
 use wastatus_auth::ApiKeyMint;
 use wastatus_domain::ports::{Clock, FaultInjector, WhatsAppDriver};
 use wastatus_domain::service::{Ports, Sessions, Statuses, Tenancy};
+use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 
@@ -64,6 +65,7 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         statuses: store,
         driver,
         faults,
+        media: Arc::new(MediaPipeline::new(config.media.to_media_config())),
         clock,
         ids: Arc::new(UuidV7),
         keys: Arc::new(ApiKeyMint),

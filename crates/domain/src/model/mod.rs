@@ -1,6 +1,7 @@
 //! Entities, value objects and the status lifecycle.
 
 mod ids;
+mod media;
 mod page;
 mod session;
 mod status;
@@ -8,6 +9,7 @@ mod tenant;
 mod text;
 
 pub use ids::*;
+pub use media::*;
 pub use page::*;
 pub use session::*;
 pub use status::*;

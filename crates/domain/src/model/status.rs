@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackgroundColor, Font, MessageId, SessionKey, StatusId, StatusText, Timestamp};
+use super::{BackgroundColor, Font, MediaStatus, MessageId, SessionKey, StatusId, StatusText, Timestamp};
 
 /// What kind of status this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,12 +49,16 @@ impl FromStr for StatusType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusContent {
     Text(TextStatus),
+    Image(MediaStatus),
+    Video(MediaStatus),
 }
 
 impl StatusContent {
     pub fn status_type(&self) -> StatusType {
         match self {
             StatusContent::Text(_) => StatusType::Text,
+            StatusContent::Image(_) => StatusType::Image,
+            StatusContent::Video(_) => StatusType::Video,
         }
     }
 }

@@ -29,6 +29,7 @@ pub struct Ports {
     pub driver: Arc<dyn WhatsAppDriver>,
     /// Present only with the sandbox driver.
     pub faults: Option<Arc<dyn FaultInjector>>,
+    pub media: Arc<dyn MediaPreparer>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub keys: Arc<dyn KeyMint>,
@@ -127,6 +128,7 @@ pub(crate) mod test_support {
         pub statuses: MockStatusRepository,
         pub driver: MockWhatsAppDriver,
         pub faults: Option<MockFaultInjector>,
+        pub media: MockMediaPreparer,
         pub keys: MockKeyMint,
         pub events: MockEventSink,
     }
@@ -144,6 +146,7 @@ pub(crate) mod test_support {
                 statuses: Arc::new(self.statuses),
                 driver: Arc::new(self.driver),
                 faults: self.faults.map(|f| Arc::new(f) as Arc<dyn FaultInjector>),
+                media: Arc::new(self.media),
                 clock: Arc::new(clock),
                 ids: Arc::new(ids),
                 keys: Arc::new(self.keys),

@@ -9,14 +9,29 @@ use super::{ErrorCode, Ports, internal_from_storage, on_started};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishStatus {
     pub session: SessionKey,
-    pub content: StatusContent,
+    pub content: PublishContent,
     pub view_once: bool,
+}
+
+/// What to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishContent {
+    Text(TextStatus),
+    /// An image or video, still to be fetched, checked and prepared.
+    Media {
+        kind: MediaKind,
+        caption: Option<Caption>,
+        input: MediaInput,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishStatusError {
     #[error("no session with id {0}")]
     SessionNotFound(SessionId),
+    /// The media cannot be used; nothing was stored or sent.
+    #[error(transparent)]
+    InvalidMedia(MediaRejected),
     /// The status was stored and then failed; it is kept, in state `failed`, with this reason.
     #[error("{}", .status.failure().map_or("the status failed", |f| f.message.as_str()))]
     Failed { status: Box<Status> },
@@ -59,6 +74,7 @@ impl ErrorCode for PublishStatusError {
     fn code(&self) -> &'static str {
         match self {
             Self::SessionNotFound(_) => "session_not_found",
+            Self::InvalidMedia(rejected) => rejected.code,
             Self::Failed { status } => status.failure().map_or("internal", |f| f.code.as_str()),
             Self::Internal(_) => "internal",
         }
@@ -111,6 +127,23 @@ impl Statuses {
     /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`].
     pub async fn publish(&self, command: PublishStatus) -> Result<Status, PublishStatusError> {
         let PublishStatus { session, content, view_once } = command;
+        let (content, media) = match content {
+            PublishContent::Text(text) => (StatusContent::Text(text), None),
+            PublishContent::Media { kind, caption, input } => {
+                // Fetching and preparing media is the expensive part: do it only for a session
+                // that exists.
+                if self.ports.sessions.get(&session).await?.is_none() {
+                    return Err(PublishStatusError::SessionNotFound(session.id));
+                }
+                let prepared = self.ports.media.prepare(input, kind).await.map_err(PublishStatusError::InvalidMedia)?;
+                let status = MediaStatus { caption, media: prepared.meta() };
+                let content = match kind {
+                    MediaKind::Image => StatusContent::Image(status),
+                    MediaKind::Video => StatusContent::Video(status),
+                };
+                (content, Some(prepared))
+            }
+        };
         let id = StatusId::from_uuid(self.ports.ids.uuid());
         let now = self.ports.clock.now();
         let mut status = Status::accept(id, session.clone(), content, view_once, now);
@@ -125,7 +158,7 @@ impl Statuses {
         }
 
         let driver = self.ports.driver.as_ref();
-        let outcome = on_started(&self.ports, &session, || driver.publish(&session, &status)).await;
+        let outcome = on_started(&self.ports, &session, || driver.publish(&session, &status, media.clone())).await;
         let now = self.ports.clock.now();
         let transition = match &outcome {
             Ok(message_id) => status.mark_published(message_id.clone(), now),
@@ -206,7 +239,8 @@ mod tests {
     use crate::service::test_support::*;
 
     fn command() -> PublishStatus {
-        PublishStatus { session: key("s1"), content: text_content("Flash sale ends tonight!"), view_once: false }
+        let StatusContent::Text(text) = text_content("Flash sale ends tonight!") else { unreachable!() };
+        PublishStatus { session: key("s1"), content: PublishContent::Text(text), view_once: false }
     }
 
     /// Records every state a status is saved in.
@@ -232,9 +266,9 @@ mod tests {
         let saved = recording_statuses(&mut m);
         m.driver
             .expect_publish()
-            .withf(|_, s| s.state() == StatusState::Sending)
+            .withf(|_, s, media| s.state() == StatusState::Sending && media.is_none())
             .times(1)
-            .returning(|_, _| Ok(MessageId::new("3EB0AAAAAAAAAAAAAAAAAAAA").unwrap()));
+            .returning(|_, _, _| Ok(MessageId::new("3EB0AAAAAAAAAAAAAAAAAAAA").unwrap()));
         m.events.expect_emit().withf(|e| e.kind() == "status.published").times(1).returning(|_| ());
 
         let status = Statuses::new(m.into_ports()).publish(command()).await.unwrap();
@@ -247,7 +281,7 @@ mod tests {
     async fn a_disconnected_session_fails_the_status_and_keeps_it() {
         let mut m = Mocks::default();
         let saved = recording_statuses(&mut m);
-        m.driver.expect_publish().returning(|_, _| Err(DriverError::Disconnected));
+        m.driver.expect_publish().returning(|_, _, _| Err(DriverError::Disconnected));
         m.events.expect_emit().withf(|e| e.kind() == "status.failed").times(1).returning(|_| ());
 
         let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
@@ -263,11 +297,80 @@ mod tests {
     async fn an_unexpected_driver_error_does_not_leak_its_cause() {
         let mut m = Mocks::default();
         recording_statuses(&mut m);
-        m.driver.expect_publish().returning(|_, _| Err(DriverError::Other(anyhow::anyhow!("secret db path"))));
+        m.driver.expect_publish().returning(|_, _, _| Err(DriverError::Other(anyhow::anyhow!("secret db path"))));
         m.events.expect_emit().returning(|_| ());
         let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
         assert_eq!(err.code(), "internal");
         assert!(!err.to_string().contains("secret"));
+    }
+
+    fn image_command() -> PublishStatus {
+        let input = MediaInput { source: MediaSource::Url("https://cdn.example/x.jpg".into()), declared_mime: None };
+        let caption = Caption::new("Weekend vibes").unwrap();
+        PublishStatus {
+            session: key("s1"),
+            content: PublishContent::Media { kind: MediaKind::Image, caption, input },
+            view_once: false,
+        }
+    }
+
+    fn prepared_jpeg() -> PreparedMedia {
+        PreparedMedia {
+            kind: MediaKind::Image,
+            mime_type: "image/jpeg".into(),
+            bytes: bytes::Bytes::from_static(b"\xff\xd8jpeg"),
+            width: 640,
+            height: 480,
+            duration_secs: None,
+            thumbnail: bytes::Bytes::from_static(b"\xff\xd8thumb"),
+            thumbnail_is_placeholder: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_image_is_prepared_then_sent_with_its_media() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.media
+            .expect_prepare()
+            .withf(|_, kind| *kind == MediaKind::Image)
+            .times(1)
+            .returning(|_, _| Ok(prepared_jpeg()));
+        recording_statuses(&mut m);
+        m.driver
+            .expect_publish()
+            .withf(|_, status, media| {
+                status.status_type() == StatusType::Image && media.as_ref() == Some(&prepared_jpeg())
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(MessageId::new("3EB0CCCCCCCCCCCCCCCCCCCC").unwrap()));
+        m.events.expect_emit().returning(|_| ());
+        let status = Statuses::new(m.into_ports()).publish(image_command()).await.unwrap();
+        let StatusContent::Image(image) = status.content() else { panic!("an image status") };
+        assert_eq!(image.caption.as_ref().unwrap().as_str(), "Weekend vibes");
+        assert_eq!(image.media, prepared_jpeg().meta());
+    }
+
+    #[tokio::test]
+    async fn unusable_media_stores_and_sends_nothing() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        m.media.expect_prepare().returning(|_, _| {
+            Err(MediaRejected { code: "media_blocked_address", message: "non-public address".into() })
+        });
+        m.statuses.expect_insert().never();
+        m.driver.expect_publish().never();
+        let err = Statuses::new(m.into_ports()).publish(image_command()).await.unwrap_err();
+        assert_eq!(err.code(), "media_blocked_address");
+    }
+
+    #[tokio::test]
+    async fn media_for_an_unknown_session_is_not_even_fetched() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(None));
+        m.media.expect_prepare().never();
+        let err = Statuses::new(m.into_ports()).publish(image_command()).await.unwrap_err();
+        assert_eq!(err.code(), "session_not_found");
     }
 
     #[tokio::test]
@@ -326,7 +429,7 @@ mod tests {
     async fn an_unavailable_driver_fails_the_status_as_such() {
         let mut m = Mocks::default();
         recording_statuses(&mut m);
-        m.driver.expect_publish().returning(|_, _| Err(DriverError::Unavailable("not in this build".into())));
+        m.driver.expect_publish().returning(|_, _, _| Err(DriverError::Unavailable("not in this build".into())));
         m.events.expect_emit().returning(|_| ());
         let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
         assert_eq!(err.code(), "driver_unavailable");

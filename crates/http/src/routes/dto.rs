@@ -112,9 +112,10 @@ pub enum FontInput {
 }
 
 /// A status to publish. For `type` `text`: `text`, and optionally `background_color` and `font`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// For `image` and `video`: `media` (a URL or base64 data) and optionally `caption`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PublishStatusRequest {
-    /// `text` (image and video are coming).
+    /// `text`, `image` or `video`.
     #[serde(rename = "type")]
     #[schema(example = "text")]
     pub status_type: String,
@@ -132,6 +133,44 @@ pub struct PublishStatusRequest {
     /// Who sees the status. This version supports `{"mode": "contacts"}` (all contacts, the
     /// default); any other mode is refused with `unsupported_audience` rather than ignored.
     pub audience: Option<Audience>,
+    /// The caption of an image or video: up to 1024 characters.
+    #[schema(example = "Weekend vibes")]
+    pub caption: Option<String>,
+    /// The image or video: exactly one of `url` and `data`.
+    pub media: Option<MediaRequest>,
+}
+
+/// The media of an image or video status. JPEG, PNG and WEBP images (sent as JPEG) and MP4 and
+/// MOV videos with H.264; the type is read from the bytes.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct MediaRequest {
+    /// An `https` URL the server fetches. It must resolve to a public address.
+    #[schema(example = "https://cdn.example.com/promos/today.jpg")]
+    pub url: Option<String>,
+    /// The file as base64, standard or URL-safe; a `data:` URL is accepted too.
+    pub data: Option<String>,
+    /// The type you expect (`image/jpeg`, `video/mp4`, …); it must agree with the bytes.
+    #[schema(example = "image/jpeg")]
+    pub mime_type: Option<String>,
+}
+
+/// The same request as a `multipart/form-data` upload: the file in the part `file`, the other
+/// members as text parts.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PublishUpload {
+    /// `image` or `video` (or `text`, without a file).
+    #[schema(rename = "type", example = "image")]
+    pub status_type: String,
+    #[schema(format = Binary, value_type = String)]
+    pub file: Vec<u8>,
+    pub caption: Option<String>,
+    /// Defaults to the file part's own content type.
+    pub mime_type: Option<String>,
+    pub view_once: Option<bool>,
+    pub text: Option<String>,
+    pub background_color: Option<String>,
+    pub font: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -214,6 +253,12 @@ pub struct Status {
     #[schema(example = "SANS_SERIF")]
     pub font: Option<&'static str>,
     pub view_once: bool,
+    /// The caption of an image or video.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// What was sent, for an image or video.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaView>,
     pub failure: Option<StatusFailure>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -221,13 +266,45 @@ pub struct Status {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// The media of an image or video status, as sent (after preparation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaView {
+    #[schema(example = "image/jpeg")]
+    pub mime_type: String,
+    pub size_bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Whole seconds, for videos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u32>,
+}
+
+impl From<&domain::MediaStatus> for MediaView {
+    fn from(m: &domain::MediaStatus) -> Self {
+        Self {
+            mime_type: m.media.mime_type.clone(),
+            size_bytes: m.media.size_bytes,
+            width: m.media.width,
+            height: m.media.height,
+            duration_secs: m.media.duration_secs,
+        }
+    }
+}
+
 impl From<&domain::Status> for Status {
     fn from(s: &domain::Status) -> Self {
-        let (text, background_color, font) = match s.content() {
+        let (mut text, mut background_color, mut font, mut caption, mut media) = (None, None, None, None, None);
+        match s.content() {
             domain::StatusContent::Text(t) => {
-                (Some(t.text.as_str().to_owned()), Some(t.background_color.to_string()), Some(t.font.name()))
+                text = Some(t.text.as_str().to_owned());
+                background_color = Some(t.background_color.to_string());
+                font = Some(t.font.name());
             }
-        };
+            domain::StatusContent::Image(m) | domain::StatusContent::Video(m) => {
+                caption = m.caption.as_ref().map(|c| c.as_str().to_owned());
+                media = Some(MediaView::from(m));
+            }
+        }
         Self {
             id: *s.id().as_uuid(),
             session_id: s.session().id.to_string(),
@@ -238,6 +315,8 @@ impl From<&domain::Status> for Status {
             background_color,
             font,
             view_once: s.view_once(),
+            caption,
+            media,
             failure: s.failure().map(|f| StatusFailure { code: f.code.as_str(), message: f.message.clone() }),
             created_at: s.created_at(),
             updated_at: s.updated_at(),

@@ -7,29 +7,38 @@ mod sandbox;
 mod sessions;
 mod statuses;
 
+use axum::extract::DefaultBodyLimit;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::ApiState;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 
-/// The routes with their OpenAPI description. The fault-injection route exists only with the
-/// sandbox driver (`include_sandbox`).
-pub fn api(include_sandbox: bool) -> OpenApiRouter<ApiState> {
+/// What varies between servers in the set of routes.
+pub struct Options {
+    /// Whether the fault-injection route of the sandbox driver exists.
+    pub sandbox: bool,
+    /// The body limit of the publish route, which carries media.
+    pub publish_body_limit: usize,
+}
+
+/// The routes with their OpenAPI description.
+pub fn api(options: Options) -> OpenApiRouter<ApiState> {
+    let publish_limit = DefaultBodyLimit::max(options.publish_body_limit);
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get, sessions::delete))
         .routes(routes!(sessions::pair))
         .routes(routes!(sessions::qr))
         .routes(routes!(sessions::logout))
-        .routes(routes!(statuses::publish, statuses::list))
+        .routes(routes!(statuses::publish, statuses::list).layer(publish_limit))
         .routes(routes!(statuses::get, statuses::revoke))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics));
-    if include_sandbox { router.routes(routes!(sandbox::inject_fault)) } else { router }
+    if options.sandbox { router.routes(routes!(sandbox::inject_fault)) } else { router }
 }
 
 pub async fn not_found() -> ApiError {

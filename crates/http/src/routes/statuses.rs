@@ -1,35 +1,43 @@
 //! Status routes: publish, history, get, revoke.
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wastatus_domain::service::{PublishStatus, PublishStatusError};
+use wastatus_domain::service::{PublishContent, PublishStatus, PublishStatusError};
 use wastatus_domain::{
-    BackgroundColor, FailureCode, Font, InvalidValue, PageLimit, SessionKey, StatusContent, StatusQuery, StatusText,
-    TextStatus,
+    BackgroundColor, Caption, FailureCode, Font, InvalidValue, MediaInput, MediaKind, MediaSource, PageLimit,
+    SessionKey, StatusQuery, StatusText, TextStatus,
 };
 
 use super::dto::{
-    self, FontInput, PublishStatusRequest, Status, StatusListQuery, StatusPage, decode_cursor, encode_cursor,
+    self, FontInput, MediaRequest, PublishStatusRequest, Status, StatusListQuery, StatusPage, decode_cursor,
+    encode_cursor,
 };
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
 
-/// Publish a status and wait for WhatsApp's confirmation.
+/// Publish a status (JSON, or a `multipart/form-data` upload) and wait for WhatsApp's
+/// confirmation.
 ///
 /// Answers `201` with the `published` status. If the send fails, the status is kept as `failed`
 /// and the problem document names the reason in `code`, its id in `status_id` and the stored
 /// status in `resource`.
 #[utoipa::path(post, path = "/v1/sessions/{session_id}/statuses", tag = "statuses",
     params(("session_id" = String, Path)),
-    request_body = PublishStatusRequest,
+    request_body(content(
+        (PublishStatusRequest = "application/json"),
+        (dto::PublishUpload = "multipart/form-data"),
+    )),
     responses(
         (status = 201, body = Status, headers(("location" = String, description = "The status's URL"))),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_paired`, `logged_out`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `unsupported_status_type`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`, `media_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `caption_too_long`, `media_missing`, `media_ambiguous`, the `media_…` and `video_…` codes, `unsupported_status_type`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`upload_failed`, `device_error`, `server_rejected`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "`upload_timeout`", body = Problem, content_type = "application/problem+json"),
@@ -37,7 +45,7 @@ use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
 pub async fn publish(
     State(state): State<ApiState>,
     SessionPath(session): SessionPath,
-    ApiJson(body): ApiJson<PublishStatusRequest>,
+    body: PublishBody,
 ) -> Result<Response, ApiError> {
     let command = publish_command(session, body)?;
     // Once handed to the driver, a publish runs to its recorded outcome even if the client goes
@@ -62,7 +70,73 @@ pub async fn publish(
     }
 }
 
-fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<PublishStatus, ApiError> {
+/// The body of a publish: JSON, or an upload whose file part carries the media.
+pub struct PublishBody {
+    request: PublishStatusRequest,
+    /// The uploaded file and its part's content type.
+    upload: Option<(Bytes, Option<String>)>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for PublishBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+        if !is_multipart {
+            let ApiJson(request) = ApiJson::from_request(req, state).await?;
+            return Ok(Self { request, upload: None });
+        }
+        let multipart =
+            Multipart::from_request(req, state).await.map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
+        read_upload(multipart).await
+    }
+}
+
+/// Reads the parts of an upload: `file`, and the request's other members as text.
+async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> {
+    let mut request = PublishStatusRequest::default();
+    let mut upload = None;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let content_type = field.content_type().map(str::to_owned);
+            upload = Some((field.bytes().await.map_err(multipart_error)?, content_type));
+            continue;
+        }
+        let value = field.text().await.map_err(multipart_error)?;
+        match name.as_str() {
+            "type" => request.status_type = value,
+            "text" => request.text = Some(value),
+            "background_color" => request.background_color = Some(value),
+            "font" => request.font = Some(FontInput::Name(value)),
+            "caption" => request.caption = Some(value),
+            "mime_type" => request.media.get_or_insert_with(MediaRequest::default).mime_type = Some(value),
+            "view_once" => {
+                request.view_once = value.trim().parse().map_err(|_| {
+                    ApiError::from(InvalidValue::new("view_once", "invalid_request", "view_once is true or false"))
+                })?;
+            }
+            // Unknown parts are ignored, as unknown JSON members are.
+            _ => {}
+        }
+    }
+    Ok(PublishBody { request, upload })
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new("payload_too_large", "the upload is larger than this server accepts")
+    } else {
+        ApiError::new("invalid_request", format!("the upload could not be read: {}", e.body_text()))
+    }
+}
+
+fn publish_command(session: SessionKey, body: PublishBody) -> Result<PublishStatus, ApiError> {
+    let PublishBody { request: body, upload } = body;
     if let Some(audience) = &body.audience
         && audience.mode != "contacts"
     {
@@ -87,13 +161,12 @@ fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<Pu
                 Some(FontInput::Name(name)) => name.parse()?,
                 Some(FontInput::Number(n)) => Font::try_from_code(n)?,
             };
-            StatusContent::Text(TextStatus { text: StatusText::new(text)?, background_color, font })
+            PublishContent::Text(TextStatus { text: StatusText::new(text)?, background_color, font })
         }
         "image" | "video" => {
-            return Err(ApiError::new(
-                "unsupported_status_type",
-                format!("{} statuses are not supported by this version yet; use `text`", body.status_type),
-            ));
+            let kind = if body.status_type == "image" { MediaKind::Image } else { MediaKind::Video };
+            let caption = body.caption.map(Caption::new).transpose()?.flatten();
+            PublishContent::Media { kind, caption, input: media_input(body.media.unwrap_or_default(), upload)? }
         }
         other => {
             return Err(ApiError::new(
@@ -103,6 +176,33 @@ fn publish_command(session: SessionKey, body: PublishStatusRequest) -> Result<Pu
         }
     };
     Ok(PublishStatus { session, content, view_once: body.view_once })
+}
+
+/// Exactly one source of media: `media.url`, `media.data`, or an uploaded `file`.
+fn media_input(media: MediaRequest, upload: Option<(Bytes, Option<String>)>) -> Result<MediaInput, ApiError> {
+    let MediaRequest { url, data, mime_type } = media;
+    let (source, part_type) = match (url, data, upload) {
+        (Some(url), None, None) => (MediaSource::Url(url), None),
+        (None, Some(data), None) => (MediaSource::Base64(data), None),
+        (None, None, Some((bytes, part_type))) => (MediaSource::Bytes(bytes), part_type),
+        (None, None, None) => {
+            return Err(InvalidValue::new(
+                "media",
+                "media_missing",
+                "an image or video status needs media: `media.url`, `media.data`, or an uploaded `file`",
+            )
+            .into());
+        }
+        _ => {
+            return Err(InvalidValue::new(
+                "media",
+                "media_ambiguous",
+                "give exactly one of `media.url`, `media.data` and an uploaded `file`",
+            )
+            .into());
+        }
+    };
+    Ok(MediaInput { source, declared_mime: mime_type.or(part_type) })
 }
 
 /// A session's status history, newest first.

@@ -67,10 +67,17 @@ async fn malformed_bodies() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
-    let app = TestApp::with_config(HttpConfig { body_limit: 1024, ..HttpConfig::default() }).await;
+    let config = HttpConfig { body_limit: 1024, publish_body_limit: 4096, ..HttpConfig::default() };
+    let app = TestApp::with_config(config).await;
     let key = app.paired().await;
-    let body = json!({"type": "text", "text": "x".repeat(2048)}).to_string();
-    publish_raw(&app, &key, "application/json", body).await.problem(413, "payload_too_large");
+    // Publishing has its own, larger limit (it carries media)...
+    let within = json!({"type": "text", "text": "x".repeat(2048)}).to_string();
+    publish_raw(&app, &key, "application/json", within).await.problem(422, "text_too_long");
+    let beyond = json!({"type": "text", "text": "x".repeat(8192)}).to_string();
+    publish_raw(&app, &key, "application/json", beyond).await.problem(413, "payload_too_large");
+    // ...while every other route keeps the general one.
+    let session = json!({"id": "x".repeat(2048)});
+    app.call("POST", "/v1/sessions", Some(&key), Some(session)).await.problem(413, "payload_too_large");
 }
 
 #[tokio::test]

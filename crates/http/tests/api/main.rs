@@ -2,6 +2,7 @@
 //! test), the sandbox driver and the API-key mint.
 
 mod errors;
+mod media;
 mod openapi;
 mod sessions;
 mod statuses;

@@ -13,6 +13,7 @@ use wastatus_domain::Name;
 use wastatus_domain::ports::{Clock, EventSink, IdGenerator};
 use wastatus_domain::service::{Ports, Sessions, Statuses, Tenancy};
 use wastatus_http::{ApiState, HttpConfig, Readiness};
+use wastatus_media::{MediaConfig, MediaPipeline};
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 
@@ -88,19 +89,23 @@ impl Response {
 
 impl TestApp {
     pub async fn new() -> Self {
-        Self::build(HttpConfig::default(), true).await
+        Self::build(HttpConfig::default(), true, MediaConfig::default()).await
     }
 
     pub async fn with_config(config: HttpConfig) -> Self {
-        Self::build(config, true).await
+        Self::build(config, true, MediaConfig::default()).await
     }
 
     /// The sandbox driver without its fault injection, as a server with another driver has it.
     pub async fn without_faults() -> Self {
-        Self::build(HttpConfig::default(), false).await
+        Self::build(HttpConfig::default(), false, MediaConfig::default()).await
     }
 
-    async fn build(config: HttpConfig, faults: bool) -> Self {
+    pub async fn with_media(media: MediaConfig) -> Self {
+        Self::build(HttpConfig::default(), true, media).await
+    }
+
+    async fn build(config: HttpConfig, faults: bool, media: MediaConfig) -> Self {
         let dir = std::env::temp_dir().join(format!("wastatus-http-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let storage = Storage::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.display())).await.unwrap();
@@ -114,6 +119,7 @@ impl TestApp {
             sessions: store.clone(),
             statuses: store,
             driver: sandbox.clone(),
+            media: Arc::new(MediaPipeline::new(media)),
             faults: if faults { Some(sandbox.clone() as Arc<dyn wastatus_domain::ports::FaultInjector>) } else { None },
             clock,
             ids: Arc::new(V7),

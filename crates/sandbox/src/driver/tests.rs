@@ -111,7 +111,7 @@ impl Fixture {
     }
 
     async fn publish(&self, key: &SessionKey, n: u128) -> Result<MessageId, DriverError> {
-        self.driver.publish(key, &text_status(key, n, "Flash sale ends tonight!")).await
+        self.driver.publish(key, &text_status(key, n, "Flash sale ends tonight!"), None).await
     }
 }
 
@@ -170,7 +170,7 @@ async fn every_operation_on_an_unknown_session_says_so_except_remove() {
     assert_err!(f.driver.qr(&key).await, DriverError::UnknownSession);
     assert_err!(f.driver.pair(&key, &PairMethod::Qr).await, DriverError::UnknownSession);
     assert_err!(f.driver.logout(&key).await, DriverError::UnknownSession);
-    assert_err!(f.driver.publish(&key, &status).await, DriverError::UnknownSession);
+    assert_err!(f.driver.publish(&key, &status, None).await, DriverError::UnknownSession);
     let msg = MessageId::new("3EB000000000000000000000").unwrap();
     assert_err!(f.driver.revoke(&key, &published(status, &msg)).await, DriverError::UnknownSession);
     for fault in [Fault::Disconnect, Fault::Reconnect, Fault::UploadFailed, Fault::ServerReject] {
@@ -410,7 +410,7 @@ async fn publishing_returns_a_message_id_and_records_what_was_sent() {
     let key = f.connected("s1").await;
     f.clock.advance(7);
     let status = text_status(&key, 9, "Flash sale ends tonight!");
-    let id = f.driver.publish(&key, &status).await.unwrap();
+    let id = f.driver.publish(&key, &status, None).await.unwrap();
     assert_message_id_shape(&id);
     let sent = f.driver.sent(&key);
     assert_eq!(
@@ -424,6 +424,8 @@ async fn publishing_returns_a_message_id_and_records_what_was_sent() {
             text: Some(StatusText::new("Flash sale ends tonight!").unwrap()),
             background_color: Some(BackgroundColor::from_argb(0xFF33_6699)),
             font: Some(Font::Serif),
+            caption: None,
+            media: None,
             view_once: false,
             sent_at: t(7),
             revoked_at: None,
@@ -507,7 +509,7 @@ async fn concurrent_publishes_from_many_tasks_get_distinct_ids() {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for n in 0..250 {
-                    ids.push(driver.publish(&key, &text_status(&key, task * 1_000 + n, "hi")).await.unwrap());
+                    ids.push(driver.publish(&key, &text_status(&key, task * 1_000 + n, "hi"), None).await.unwrap());
                 }
                 ids
             })
@@ -734,4 +736,56 @@ fn debug_output_names_the_seed_without_taking_the_lock_twice() {
     let _guard = f.driver.lock();
     let text = format!("{:?}", f.driver);
     assert!(text.contains("seed: 99"), "{text}");
+}
+
+fn media_status(key: &SessionKey, n: u128, kind: MediaKind) -> (Status, PreparedMedia) {
+    let media = PreparedMedia {
+        kind,
+        mime_type: if kind == MediaKind::Image { "image/jpeg" } else { "video/mp4" }.into(),
+        bytes: bytes::Bytes::from(vec![0xAB; 4096]),
+        width: 1080,
+        height: 1920,
+        duration_secs: (kind == MediaKind::Video).then_some(13),
+        thumbnail: bytes::Bytes::from_static(b"\xff\xd8thumb\xff\xd9"),
+        thumbnail_is_placeholder: kind == MediaKind::Video,
+    };
+    let status = MediaStatus { caption: Caption::new("Weekend vibes").unwrap(), media: media.meta() };
+    let content = match kind {
+        MediaKind::Image => StatusContent::Image(status),
+        MediaKind::Video => StatusContent::Video(status),
+    };
+    (Status::accept(StatusId::from_uuid(Uuid::from_u128(n)), key.clone(), content, false, t(0)), media)
+}
+
+#[tokio::test]
+async fn media_reaches_the_sandbox_exactly_as_prepared() {
+    let f = Fixture::new();
+    let key = f.connected("s1").await;
+    for (n, kind) in [(1, MediaKind::Image), (2, MediaKind::Video)] {
+        let (status, media) = media_status(&key, n, kind);
+        f.driver.publish(&key, &status, Some(media.clone())).await.unwrap();
+        let sent = f.driver.sent(&key).pop().unwrap();
+        let kept = sent.media.expect("the media is kept");
+        assert_eq!(kept.bytes, media.bytes, "the very bytes the real driver would upload");
+        assert_eq!(kept.bytes.as_ptr(), media.bytes.as_ptr(), "shared, not copied");
+        assert_eq!((kept.mime_type.as_str(), kept.duration_secs), (media.mime_type.as_str(), media.duration_secs));
+        assert_eq!(kept.thumbnail, media.thumbnail);
+        assert_eq!(sent.caption.unwrap().as_str(), "Weekend vibes");
+        let json = serde_json::to_value(f.driver.sent(&key)).unwrap();
+        assert_eq!(json[n as usize - 1]["media"]["size_bytes"], 4096, "JSON shows the size, not the bytes");
+    }
+}
+
+#[tokio::test]
+async fn media_must_match_the_status_kind() {
+    let f = Fixture::new();
+    let key = f.connected("s1").await;
+    let (image, _) = media_status(&key, 1, MediaKind::Image);
+    let (_, video) = media_status(&key, 2, MediaKind::Video);
+    assert_err!(f.driver.publish(&key, &image, None).await, DriverError::Other(_));
+    assert_err!(f.driver.publish(&key, &image, Some(video)).await, DriverError::Other(_));
+    let (_, jpeg) = media_status(&key, 3, MediaKind::Image);
+    let text = text_status(&key, 4, "hi");
+    assert_err!(f.driver.publish(&key, &text, Some(jpeg)).await, DriverError::Other(_));
+    assert!(f.driver.sent(&key).is_empty(), "nothing was recorded as sent");
 }

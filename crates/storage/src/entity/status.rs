@@ -18,6 +18,18 @@ pub struct Model {
     pub background_color: Option<i64>,
     /// Text statuses: the font's protocol number.
     pub font: Option<i16>,
+    /// Image and video statuses: the caption, NULL for none.
+    pub caption: Option<String>,
+    /// Image and video statuses: the media's MIME type.
+    pub media_mime_type: Option<String>,
+    /// Image and video statuses: the media's size in bytes.
+    pub media_size_bytes: Option<i64>,
+    /// Image and video statuses: the media's width in pixels.
+    pub media_width: Option<i32>,
+    /// Image and video statuses: the media's height in pixels.
+    pub media_height: Option<i32>,
+    /// Video statuses: the length in whole seconds (NULL for images).
+    pub media_duration_secs: Option<i32>,
     pub view_once: bool,
     pub state: String,
     pub message_id: Option<String>,

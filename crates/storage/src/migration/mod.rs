@@ -7,12 +7,13 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261121_000001_initial;
+mod m20261121_000002_media;
 
 /// Applies the schema migrations (`Storage::migrate` runs it).
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_initial::Migration)]
+        vec![Box::new(m20261121_000001_initial::Migration), Box::new(m20261121_000002_media::Migration)]
     }
 }

@@ -1,11 +1,23 @@
 //! [`StatusRepository`] on the `statuses` table.
 //!
-//! A status's content is spread over the `type` column and the columns of that type (for text:
-//! `text`, `background_color`, `font`); the columns of other types stay NULL. A new kind of
-//! content adds its columns in a migration, an arm to [`content_columns`] and an arm to
-//! [`content_from_row`].
+//! A status's content is spread over the `type` column and the columns of that type; the columns
+//! of other types stay NULL:
+//! - `text`: `text`, `background_color`, `font`, all set;
+//! - `image`: `caption` (NULL for none), `media_mime_type`, `media_size_bytes`, `media_width`,
+//!   `media_height`, all set, and `media_duration_secs` NULL;
+//! - `video`: as `image`, with `media_duration_secs` set.
+//!
+//! Reading checks all of that: a row that breaks a rule (a missing column, a column of another
+//! type, a value out of the domain's range) is a [`StorageError`] that names the column. Writing
+//! refuses, with a [`StorageError`], a status that would make such a row (a video without a
+//! duration, a size that does not fit the column), so that every row written reads back.
+//!
+//! A new kind of content adds its columns in a migration, an arm to [`set_content_columns`] and
+//! an arm to [`content_from_row`].
 
-use anyhow::{Context, bail};
+use std::fmt::Display;
+
+use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -13,19 +25,22 @@ use sea_orm::{
 };
 use wastatus_domain::ports::{InsertError, StatusRepository, StorageError};
 use wastatus_domain::{
-    BackgroundColor, Cursor, Failure, Font, MessageId, Page, SessionId, SessionKey, Status, StatusContent, StatusId,
-    StatusQuery, StatusRecord, StatusState, StatusText, StatusType, TenantId, TextStatus,
+    BackgroundColor, Caption, Cursor, Failure, Font, MediaMeta, MediaStatus, MessageId, Page, SessionId, SessionKey,
+    Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText, StatusType, TenantId,
+    TextStatus,
 };
 
 use super::{convert_all, convert_one, parse_stored};
 use crate::Storage;
 use crate::entity::status::{self, Column};
-use crate::error::{failed, insert_failed};
+use crate::error::{failed, insert_failed, storage_error};
 
 #[async_trait]
 impl StatusRepository for Storage {
     async fn insert(&self, status: &Status) -> Result<(), InsertError> {
-        self.execute(status::Entity::insert(status_row(status))).await.map_err(insert_failed("inserting a status"))?;
+        const DOING: &str = "inserting a status";
+        let row = status_row(status).map_err(|err| storage_error(DOING, err))?;
+        self.execute(status::Entity::insert(row)).await.map_err(insert_failed(DOING))?;
         Ok(())
     }
 
@@ -85,20 +100,16 @@ fn cursor_of(status: &Status) -> Cursor {
     Cursor { created_at: status.created_at(), id: status.id() }
 }
 
-/// The row that stores `status`.
-fn status_row(status: &Status) -> status::ActiveModel {
+/// The row that stores `status`, or why it cannot be stored.
+fn status_row(status: &Status) -> anyhow::Result<status::ActiveModel> {
     let mut row = lifecycle_columns(status);
-    let content = content_columns(status.content());
-    row.kind = content.kind;
-    row.text = content.text;
-    row.background_color = content.background_color;
-    row.font = content.font;
+    set_content_columns(&mut row, status.content())?;
     row.id = Set(*status.id().as_uuid());
     row.tenant_id = Set(*status.session().tenant.as_uuid());
     row.session_id = Set(status.session().id.as_str().to_owned());
     row.view_once = Set(status.view_once());
     row.created_at = Set(status.created_at());
-    row
+    Ok(row)
 }
 
 /// The columns that change as a status moves through its lifecycle.
@@ -116,17 +127,51 @@ fn lifecycle_columns(status: &Status) -> status::ActiveModel {
     }
 }
 
-/// The `type` column and the content columns of that type; the other columns are left unset.
-fn content_columns(content: &StatusContent) -> status::ActiveModel {
+/// Sets the `type` column and every content column: those of the content's type from the
+/// content, the others to NULL.
+fn set_content_columns(row: &mut status::ActiveModel, content: &StatusContent) -> anyhow::Result<()> {
+    let kind = content.status_type();
+    row.kind = Set(kind.as_str().to_owned());
+    row.text = Set(None);
+    row.background_color = Set(None);
+    row.font = Set(None);
+    row.caption = Set(None);
+    row.media_mime_type = Set(None);
+    row.media_size_bytes = Set(None);
+    row.media_width = Set(None);
+    row.media_height = Set(None);
+    row.media_duration_secs = Set(None);
     match content {
-        StatusContent::Text(text) => status::ActiveModel {
-            kind: Set(StatusType::Text.as_str().to_owned()),
-            text: Set(Some(text.text.as_str().to_owned())),
-            background_color: Set(Some(i64::from(text.background_color.argb()))),
-            font: Set(Some(i16::from(text.font.code()))),
-            ..Default::default()
-        },
+        StatusContent::Text(text) => {
+            row.text = Set(Some(text.text.as_str().to_owned()));
+            row.background_color = Set(Some(i64::from(text.background_color.argb())));
+            row.font = Set(Some(i16::from(text.font.code())));
+        }
+        StatusContent::Image(media) | StatusContent::Video(media) => {
+            let MediaStatus { caption, media: MediaMeta { mime_type, size_bytes, width, height, duration_secs } } =
+                media;
+            match (kind, duration_secs) {
+                (StatusType::Video, None) => bail!("a video status without a duration (statuses.media_duration_secs)"),
+                (StatusType::Image, Some(_)) => {
+                    bail!("an image status with a duration (statuses.media_duration_secs is for videos)")
+                }
+                _ => {}
+            }
+            row.caption = Set(caption.as_ref().map(|caption| caption.as_str().to_owned()));
+            row.media_mime_type = Set(Some(mime_type.clone()));
+            row.media_size_bytes = Set(Some(to_column("media_size_bytes", *size_bytes)?));
+            row.media_width = Set(Some(to_column("media_width", *width)?));
+            row.media_height = Set(Some(to_column("media_height", *height)?));
+            row.media_duration_secs =
+                Set(duration_secs.map(|secs| to_column("media_duration_secs", secs)).transpose()?);
+        }
     }
+    Ok(())
+}
+
+/// `value` as the signed type of `column`, which must hold it.
+fn to_column<T: Copy + Display, C: TryFrom<T>>(column: &'static str, value: T) -> anyhow::Result<C> {
+    C::try_from(value).map_err(|_| anyhow!("{value} is too large for statuses.{column}"))
 }
 
 /// The status a row stores.
@@ -149,10 +194,32 @@ fn status_from_row(row: status::Model) -> anyhow::Result<Status> {
 
 /// The content that the `type` column and the columns of that type store.
 fn content_from_row(row: &status::Model) -> anyhow::Result<StatusContent> {
-    match status_type(&row.kind)? {
-        StatusType::Text => text_from_row(row).map(StatusContent::Text),
-        other @ (StatusType::Image | StatusType::Video) => {
-            bail!("{} statuses are not supported by this version", other.as_str())
+    let kind = status_type(&row.kind)?;
+    let text_columns = [
+        ("text", row.text.is_some()),
+        ("background_color", row.background_color.is_some()),
+        ("font", row.font.is_some()),
+    ];
+    let media_columns = [
+        ("caption", row.caption.is_some()),
+        ("media_mime_type", row.media_mime_type.is_some()),
+        ("media_size_bytes", row.media_size_bytes.is_some()),
+        ("media_width", row.media_width.is_some()),
+        ("media_height", row.media_height.is_some()),
+        ("media_duration_secs", row.media_duration_secs.is_some()),
+    ];
+    match kind {
+        StatusType::Text => {
+            unused(kind, &media_columns)?;
+            text_from_row(row).map(StatusContent::Text)
+        }
+        StatusType::Image => {
+            unused(kind, &text_columns)?;
+            media_from_row(row, kind).map(StatusContent::Image)
+        }
+        StatusType::Video => {
+            unused(kind, &text_columns)?;
+            media_from_row(row, kind).map(StatusContent::Video)
         }
     }
 }
@@ -162,15 +229,76 @@ fn status_type(raw: &str) -> anyhow::Result<StatusType> {
     raw.parse().with_context(|| format!("column statuses.type holds {raw:?}, which this version does not know"))
 }
 
+/// Checks that none of `columns`, which a `kind` status does not use, is set (each comes with
+/// whether it is).
+fn unused(kind: StatusType, columns: &[(&'static str, bool)]) -> anyhow::Result<()> {
+    match columns.iter().find(|(_, set)| *set) {
+        Some((column, _)) => bail!("statuses.{column} is set in this {} status, which does not use it", kind.as_str()),
+        None => Ok(()),
+    }
+}
+
+/// The value of `column`, which a `kind` status must have.
+fn required<T>(kind: StatusType, column: &'static str, value: Option<T>) -> anyhow::Result<T> {
+    value.with_context(|| format!("statuses.{column} is NULL in this {} status", kind.as_str()))
+}
+
+/// The number in `column`, which a `kind` status must have, as the domain's type.
+fn required_number<S: Copy + Display, T: TryFrom<S>>(
+    kind: StatusType,
+    column: &'static str,
+    value: Option<S>,
+) -> anyhow::Result<T> {
+    from_column(column, required(kind, column, value)?)
+}
+
+/// The stored `value` of `column` as the domain's type, which must hold it.
+fn from_column<S: Copy + Display, T: TryFrom<S>>(column: &'static str, value: S) -> anyhow::Result<T> {
+    T::try_from(value).map_err(|_| anyhow!("statuses.{column} holds {value}, which is out of range"))
+}
+
 /// The content of a text status.
 fn text_from_row(row: &status::Model) -> anyhow::Result<TextStatus> {
-    let text = row.text.clone().context("a text status without text")?;
-    let argb = row.background_color.context("a text status without a background colour")?;
-    let font = row.font.context("a text status without a font")?;
+    const KIND: StatusType = StatusType::Text;
+    let text = required(KIND, "text", row.text.clone())?;
+    let argb = required_number(KIND, "background_color", row.background_color)?;
+    let font = required(KIND, "font", row.font)?;
     Ok(TextStatus {
-        text: StatusText::new(text)?,
-        background_color: BackgroundColor::from_argb(u32::try_from(argb).context("background colour out of range")?),
-        font: u64::try_from(font).ok().and_then(Font::from_code).with_context(|| format!("unknown font {font}"))?,
+        text: StatusText::new(text).context("statuses.text holds an invalid text")?,
+        background_color: BackgroundColor::from_argb(argb),
+        font: u64::try_from(font)
+            .ok()
+            .and_then(Font::from_code)
+            .with_context(|| format!("statuses.font holds {font}, which is not a font this version knows"))?,
+    })
+}
+
+/// The content of an image or video status (`kind`).
+fn media_from_row(row: &status::Model, kind: StatusType) -> anyhow::Result<MediaStatus> {
+    let caption = match row.caption.clone() {
+        Some(raw) => Some(
+            Caption::new(raw)
+                .context("statuses.caption holds an invalid caption")?
+                .context("statuses.caption holds a blank caption (no caption is NULL)")?,
+        ),
+        None => None,
+    };
+    let duration_secs = match kind {
+        StatusType::Video => Some(required_number(kind, "media_duration_secs", row.media_duration_secs)?),
+        _ => {
+            unused(kind, &[("media_duration_secs", row.media_duration_secs.is_some())])?;
+            None
+        }
+    };
+    Ok(MediaStatus {
+        caption,
+        media: MediaMeta {
+            mime_type: required(kind, "media_mime_type", row.media_mime_type.clone())?,
+            size_bytes: required_number(kind, "media_size_bytes", row.media_size_bytes)?,
+            width: required_number(kind, "media_width", row.media_width)?,
+            height: required_number(kind, "media_height", row.media_height)?,
+            duration_secs,
+        },
     })
 }
 

@@ -1,11 +1,12 @@
 //! Connecting, migrating and probing.
 
+use wastatus_domain::StatusQuery;
 use wastatus_storage::Storage;
 
-use crate::fixtures::given_tenant;
+use crate::fixtures::{at, given_session, given_status, given_tenant};
 use crate::harness::{TestDb, postgres_url, storage_tests};
 
-storage_tests!(migrating_again_is_harmless, ping_and_backend);
+storage_tests!(migrating_again_is_harmless, ping_and_backend, the_media_migration_keeps_existing_statuses);
 
 async fn migrating_again_is_harmless(db: TestDb) {
     let tenant = given_tenant(&db).await;
@@ -15,6 +16,28 @@ async fn migrating_again_is_harmless(db: TestDb) {
 
     assert_eq!(db.tenants().get(tenant.id).await.unwrap(), Some(tenant), "data survives");
     given_tenant(&db).await;
+}
+
+/// A database made before image and video statuses gains their columns and keeps its text
+/// statuses as they were.
+async fn the_media_migration_keeps_existing_statuses(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let mut status = given_status(&db, &session, at(0, 0)).await;
+    status.start_sending(at(1, 0)).unwrap();
+    assert!(db.statuses().update(&status, wastatus_domain::StatusState::Accepted).await.unwrap());
+    // Back to the schema of the first migration (SQLite drops one column per statement).
+    for column in
+        ["caption", "media_mime_type", "media_size_bytes", "media_width", "media_height", "media_duration_secs"]
+    {
+        db.raw(&format!("ALTER TABLE statuses DROP COLUMN {column}")).await;
+    }
+    db.raw("DELETE FROM seaql_migrations WHERE version = 'm20261121_000002_media'").await;
+
+    db.storage.migrate().await.expect("the media migration on a database with statuses");
+
+    assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
+    let page = db.statuses().list(&session, &StatusQuery::default()).await.unwrap();
+    assert_eq!(page.items, vec![status]);
 }
 
 async fn ping_and_backend(db: TestDb) {

@@ -3,8 +3,8 @@
 use chrono::DateTime;
 use uuid::Uuid;
 use wastatus_domain::{
-    ApiKey, ApiKeyId, BackgroundColor, Font, KeyHash, Name, Session, SessionId, SessionKey, SessionState, Status,
-    StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus, Timestamp,
+    ApiKey, ApiKeyId, BackgroundColor, Caption, Font, KeyHash, MediaMeta, MediaStatus, Name, Session, SessionId,
+    SessionKey, SessionState, Status, StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus, Timestamp,
 };
 
 use crate::harness::TestDb;
@@ -56,6 +56,39 @@ pub fn text(text: &str) -> StatusContent {
     })
 }
 
+/// A caption; `caption("")` is none.
+pub fn caption(raw: &str) -> Option<Caption> {
+    Caption::new(raw).unwrap()
+}
+
+/// An image status: a portrait JPEG.
+pub fn image(caption_text: &str) -> StatusContent {
+    StatusContent::Image(MediaStatus {
+        caption: caption(caption_text),
+        media: MediaMeta {
+            mime_type: "image/jpeg".to_owned(),
+            size_bytes: 182_044,
+            width: 1080,
+            height: 1920,
+            duration_secs: None,
+        },
+    })
+}
+
+/// A video status: an MP4 of `duration_secs` seconds.
+pub fn video(caption_text: &str, duration_secs: u32) -> StatusContent {
+    StatusContent::Video(MediaStatus {
+        caption: caption(caption_text),
+        media: MediaMeta {
+            mime_type: "video/mp4".to_owned(),
+            size_bytes: 9_437_184,
+            width: 720,
+            height: 1280,
+            duration_secs: Some(duration_secs),
+        },
+    })
+}
+
 /// A newly accepted text status with a random id, so that ties on `created_at` are broken in
 /// no particular order.
 pub fn status(session: &SessionKey, created_at: Timestamp) -> Status {
@@ -80,6 +113,23 @@ pub async fn given_session_of(db: &TestDb, tenant: TenantId, id: &str) -> Sessio
     let key = session_key(tenant, id);
     db.sessions().insert(&session(key.clone())).await.unwrap();
     key
+}
+
+/// A newly accepted status of `content` with a random id.
+pub fn status_of(session: &SessionKey, content: StatusContent, created_at: Timestamp) -> Status {
+    Status::accept(StatusId::from_uuid(Uuid::new_v4()), session.clone(), content, false, created_at)
+}
+
+/// Stores a new status of `content`, and returns it.
+pub async fn given_status_of(
+    db: &TestDb,
+    session: &SessionKey,
+    content: StatusContent,
+    created_at: Timestamp,
+) -> Status {
+    let status = status_of(session, content, created_at);
+    db.statuses().insert(&status).await.unwrap();
+    status
 }
 
 /// Stores a new status of `session` created at `created_at`, and returns it.

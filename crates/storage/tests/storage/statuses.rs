@@ -3,11 +3,14 @@
 use uuid::Uuid;
 use wastatus_domain::ports::InsertError;
 use wastatus_domain::{
-    BackgroundColor, Cursor, Failure, FailureCode, Font, MessageId, PageLimit, SessionKey, Status, StatusContent,
-    StatusId, StatusQuery, StatusRecord, StatusState, StatusText, TextStatus, Timestamp,
+    BackgroundColor, Cursor, Failure, FailureCode, Font, MediaMeta, MediaStatus, MessageId, PageLimit, SessionKey,
+    Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText, TextStatus, Timestamp,
 };
 
-use crate::fixtures::{at, given_session, given_session_of, given_status, given_tenant, session_key, status};
+use crate::fixtures::{
+    at, caption, given_session, given_session_of, given_status, given_status_of, given_tenant, image, session_key,
+    status, status_of, text, video,
+};
 use crate::harness::{TestDb, storage_tests};
 
 storage_tests!(
@@ -24,6 +27,10 @@ storage_tests!(
     concurrent_writers_wait_for_each_other,
     unknown_stored_values_are_storage_errors,
     updates_apply_only_from_the_expected_state,
+    media_statuses_round_trip_through_publishing,
+    media_values_round_trip_up_to_the_column_limits,
+    media_that_no_row_can_hold_is_refused_on_insert,
+    mixed_history_pages_newest_first,
 );
 
 fn message_id() -> MessageId {
@@ -279,32 +286,73 @@ async fn concurrent_writers_wait_for_each_other(db: TestDb) {
 }
 
 async fn unknown_stored_values_are_storage_errors(db: TestDb) {
-    let session = given_session(&db, "main").await;
-    let status = given_status(&db, &session, at(0, 0)).await;
-    let corruptions = [
-        ("state = 'lost'", "lost"),
-        ("type = 'hologram'", "hologram"),
-        ("font = 99", "99"),
-        ("background_color = -1", "colour"),
-        ("text = NULL", "without text"),
-        ("failure_code = 'gremlins', failure_message = 'boo'", "gremlins"),
-        ("failure_message = 'a message without a code'", "failure"),
-        ("message_id = 'not a message id!'", "message"),
+    let tenant = given_tenant(&db).await;
+    // One status per session, so that raw SQL can pick a row by its session id on both backends.
+    let mut text_status = status(&given_session_of(&db, tenant.id, "text").await, at(0, 0));
+    text_status.start_sending(at(1, 0)).unwrap();
+    text_status.mark_published(message_id(), at(2, 0)).unwrap();
+    let image_status = status_of(&given_session_of(&db, tenant.id, "image").await, image("Weekend vibes"), at(0, 0));
+    let video_status = status_of(&given_session_of(&db, tenant.id, "video").await, video("", 12), at(0, 0));
+
+    let too_long_caption = "x".repeat(1025);
+    let cases = [
+        (&text_status, "state = 'lost'", "lost"),
+        (&text_status, "type = 'hologram'", "hologram"),
+        (&text_status, "font = 99", "statuses.font holds 99"),
+        (&text_status, "background_color = -1", "statuses.background_color holds -1"),
+        (&text_status, "text = NULL", "statuses.text is NULL"),
+        (&text_status, "text = '   '", "statuses.text holds an invalid text"),
+        (&text_status, "failure_code = 'gremlins', failure_message = 'boo'", "gremlins"),
+        (&text_status, "failure_message = 'a message without a code'", "failure"),
+        (&text_status, "message_id = 'not a message id!'", "message"),
+        // Columns of another type.
+        (&text_status, "caption = 'stray'", "statuses.caption is set in this text status"),
+        (&text_status, "media_width = 10", "statuses.media_width is set in this text status"),
+        (&text_status, "type = 'image'", "statuses.text is set in this image status"),
+        (&image_status, "type = 'text'", "statuses.caption is set in this text status"),
+        (&image_status, "font = 0", "statuses.font is set in this image status"),
+        (&video_status, "background_color = 0", "statuses.background_color is set in this video status"),
+        // Missing media columns.
+        (&image_status, "media_mime_type = NULL", "statuses.media_mime_type is NULL in this image status"),
+        (&image_status, "media_size_bytes = NULL", "statuses.media_size_bytes is NULL in this image status"),
+        (&image_status, "media_width = NULL", "statuses.media_width is NULL in this image status"),
+        (&image_status, "media_height = NULL", "statuses.media_height is NULL in this image status"),
+        (&video_status, "media_width = NULL", "statuses.media_width is NULL in this video status"),
+        (&video_status, "media_duration_secs = NULL", "statuses.media_duration_secs is NULL in this video status"),
+        // A duration is for videos only.
+        (&image_status, "media_duration_secs = 3", "statuses.media_duration_secs is set in this image status"),
+        (&video_status, "type = 'image'", "statuses.media_duration_secs is set in this image status"),
+        // Values outside the domain's range.
+        (&image_status, "media_size_bytes = -1", "statuses.media_size_bytes holds -1"),
+        (&image_status, "media_width = -1", "statuses.media_width holds -1"),
+        (&image_status, "media_height = -2147483648", "statuses.media_height holds -2147483648"),
+        (&video_status, "media_duration_secs = -5", "statuses.media_duration_secs holds -5"),
+        (&image_status, "caption = '  '", "statuses.caption holds a blank caption"),
+        (&video_status, &format!("caption = '{too_long_caption}'"), "statuses.caption holds an invalid caption"),
     ];
-    for (assignment, clue) in corruptions {
-        db.raw(&format!("UPDATE statuses SET {assignment}")).await;
+    for status in [&text_status, &image_status, &video_status] {
+        db.statuses().insert(status).await.unwrap();
+    }
+    for (status, assignment, clue) in cases {
+        let session = status.session();
+        let where_clause = format!("WHERE session_id = '{}'", session.id.as_str());
+        db.raw(&format!("UPDATE statuses SET {assignment} {where_clause}")).await;
 
         let err = db.statuses().get(session.tenant, status.id()).await.unwrap_err();
-        assert!(format!("{err:#}").contains(clue), "after SET {assignment}, the cause names {clue:?}: {err:#}");
-        assert!(db.statuses().list(&session, &StatusQuery::default()).await.is_err(), "{assignment}");
+        let context = format!("after SET {} on a {:?} status", abridged(assignment), status.status_type());
+        assert!(format!("{err:#}").contains(clue), "{context}, the cause names {clue:?}: {err:#}");
+        assert!(db.statuses().list(session, &StatusQuery::default()).await.is_err(), "{context}");
 
         // Put the row back as it was.
-        db.raw("UPDATE statuses SET state = 'accepted'").await;
-        assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
-        db.raw("UPDATE statuses SET type = 'text', text = 'Flash sale!', font = 0, background_color = 4279242768")
-            .await;
-        assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
+        db.raw(&format!("DELETE FROM statuses {where_clause}")).await;
+        db.statuses().insert(status).await.unwrap();
+        assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(status));
     }
+}
+
+/// `sql`, cut short for a message.
+fn abridged(sql: &str) -> String {
+    if sql.chars().count() > 60 { format!("{}…", sql.chars().take(60).collect::<String>()) } else { sql.to_owned() }
 }
 
 /// Lists every page of a session's statuses, checking that each `next` is the cursor of the
@@ -364,4 +412,170 @@ async fn updates_apply_only_from_the_expected_state(db: TestDb) {
     assert!(!db.statuses().update(&second, StatusState::Published).await.unwrap());
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored.revoked_at(), Some(at(3, 0)), "the first transition stands");
+}
+
+/// Inserts `status`, then walks it to `published`, checking at each step that `get` and `list`
+/// return exactly what was saved. Returns the published status.
+async fn publish_and_check(db: &TestDb, mut status: Status) -> Status {
+    let session = status.session().clone();
+    let expect_stored = |status: &Status| {
+        let expected = status.clone();
+        let session = session.clone();
+        async move {
+            assert_eq!(db.statuses().get(session.tenant, expected.id()).await.unwrap().as_ref(), Some(&expected));
+            let page = db.statuses().list(&session, &StatusQuery::default()).await.unwrap();
+            assert!(page.items.contains(&expected), "{expected:?} in {:?}", page.items);
+        }
+    };
+    db.statuses().insert(&status).await.unwrap();
+    expect_stored(&status).await;
+
+    status.start_sending(status.created_at() + chrono::Duration::microseconds(1)).unwrap();
+    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+    expect_stored(&status).await;
+
+    status.mark_published(message_id(), status.created_at() + chrono::Duration::microseconds(2)).unwrap();
+    assert!(db.statuses().update(&status, StatusState::Sending).await.unwrap());
+    expect_stored(&status).await;
+    status
+}
+
+async fn media_statuses_round_trip_through_publishing(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let contents = [
+        image("Weekend vibes 🌴\nÜber-deals \"quoted\" and 'quoted'"),
+        image(""),
+        video("Behind the scenes", 27),
+        video("", 1),
+    ];
+    let mut published = vec![];
+    for (i, content) in (0..).zip(contents) {
+        published.push(publish_and_check(&db, status_of(&session, content, at(i, 0))).await);
+    }
+    assert!(matches!(published[1].content(), StatusContent::Image(MediaStatus { caption: None, .. })));
+    assert!(matches!(
+        published[2].content(),
+        StatusContent::Video(MediaStatus { media: MediaMeta { duration_secs: Some(27), .. }, .. })
+    ));
+
+    published.reverse();
+    let page = db.statuses().list(&session, &StatusQuery::default()).await.unwrap();
+    assert_eq!((page.items, page.next), (published, None));
+}
+
+/// A media status of `kind` (`image` or `video`) with `media`.
+fn media(kind: &str, caption_text: &str, media: MediaMeta) -> StatusContent {
+    let status = MediaStatus { caption: caption(caption_text), media };
+    match kind {
+        "image" => StatusContent::Image(status),
+        _ => StatusContent::Video(status),
+    }
+}
+
+async fn media_values_round_trip_up_to_the_column_limits(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let largest = MediaMeta {
+        mime_type: "video/quicktime".to_owned(),
+        size_bytes: i64::MAX.unsigned_abs(),
+        width: i32::MAX.unsigned_abs(),
+        height: i32::MAX.unsigned_abs(),
+        duration_secs: Some(i32::MAX.unsigned_abs()),
+    };
+    let smallest = MediaMeta { mime_type: String::new(), size_bytes: 0, width: 0, height: 0, duration_secs: None };
+    let longest_caption = "é".repeat(wastatus_domain::Caption::MAX_CHARS);
+    let contents = [
+        media("video", &longest_caption, largest.clone()),
+        media("video", "", MediaMeta { duration_secs: Some(0), ..smallest.clone() }),
+        media("image", "x", smallest),
+        media("image", &longest_caption, MediaMeta { duration_secs: None, ..largest }),
+    ];
+    for (i, content) in (0..).zip(contents) {
+        publish_and_check(&db, status_of(&session, content, at(i, 0))).await;
+    }
+}
+
+async fn media_that_no_row_can_hold_is_refused_on_insert(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let StatusContent::Video(MediaStatus { media: fine, .. }) = video("", 12) else { unreachable!() };
+    let too_large = i32::MAX.unsigned_abs() + 1;
+    let cases = [
+        ("video", MediaMeta { size_bytes: u64::MAX, ..fine.clone() }, "media_size_bytes"),
+        ("video", MediaMeta { size_bytes: i64::MAX.unsigned_abs() + 1, ..fine.clone() }, "media_size_bytes"),
+        ("video", MediaMeta { width: too_large, ..fine.clone() }, "media_width"),
+        ("video", MediaMeta { height: u32::MAX, ..fine.clone() }, "media_height"),
+        ("video", MediaMeta { duration_secs: Some(too_large), ..fine.clone() }, "media_duration_secs"),
+        // Rows that could be written but not read back.
+        ("video", MediaMeta { duration_secs: None, ..fine.clone() }, "video status without a duration"),
+        ("image", fine.clone(), "image status with a duration"),
+    ];
+    for (i, (kind, meta, clue)) in (0..).zip(cases) {
+        let status = status_of(&session, media(kind, "", meta), at(i, 0));
+        let err = db.statuses().insert(&status).await.unwrap_err();
+        let InsertError::Storage(err) = err else { panic!("{kind} {clue}: a storage error, not {err:?}") };
+        assert!(format!("{err:#}").contains(clue), "the cause names {clue:?}: {err:#}");
+        assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap(), None, "{clue}");
+    }
+    assert_eq!(db.statuses().list(&session, &StatusQuery::default()).await.unwrap().items, vec![]);
+}
+
+async fn mixed_history_pages_newest_first(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let contents = [
+        text("first"),
+        image("one"),
+        video("two", 5),
+        image(""),
+        text("second"),
+        video("", 60),
+        image("three"),
+        text("third"),
+        video("four", 9),
+    ];
+    // Several statuses share an instant, so page boundaries fall between ties of mixed types.
+    let instants = [at(0, 0), at(1, 0), at(1, 0), at(1, 0), at(2, 0), at(2, 0), at(3, 0), at(3, 0), at(4, 0)];
+    let mut expected = vec![];
+    let mut published = vec![];
+    for (i, (content, created_at)) in contents.into_iter().zip(instants).enumerate() {
+        let mut status = given_status_of(&db, &session, content, created_at).await;
+        if i % 2 == 0 {
+            status.start_sending(created_at).unwrap();
+            status.mark_published(message_id(), created_at).unwrap();
+            assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+            published.push(status.clone());
+        }
+        expected.push(status);
+    }
+    expected.sort_by_key(|s| std::cmp::Reverse((s.created_at(), s.id())));
+    published.sort_by_key(|s| std::cmp::Reverse((s.created_at(), s.id())));
+
+    for limit in [1, 2, 4] {
+        let query = StatusQuery { limit: PageLimit::new(limit).unwrap(), ..StatusQuery::default() };
+        assert_eq!(all_pages(&db, &session, query).await.concat(), expected, "pages of {limit}");
+    }
+    let query = StatusQuery {
+        limit: PageLimit::new(2).unwrap(),
+        state: Some(StatusState::Published),
+        ..StatusQuery::default()
+    };
+    assert_eq!(all_pages(&db, &session, query).await.concat(), published);
+
+    // Each row uses exactly the columns of its type.
+    let misfits = db
+        .raw_text(
+            "SELECT CAST(COUNT(*) AS TEXT) AS n FROM statuses WHERE NOT ( \
+               (type = 'text' AND text IS NOT NULL AND background_color IS NOT NULL AND font IS NOT NULL \
+                AND caption IS NULL AND media_mime_type IS NULL AND media_size_bytes IS NULL \
+                AND media_width IS NULL AND media_height IS NULL AND media_duration_secs IS NULL) \
+               OR (type IN ('image', 'video') AND text IS NULL AND background_color IS NULL AND font IS NULL \
+                AND media_mime_type IS NOT NULL AND media_size_bytes IS NOT NULL \
+                AND media_width IS NOT NULL AND media_height IS NOT NULL \
+                AND (type = 'video') = (media_duration_secs IS NOT NULL)))",
+            "n",
+        )
+        .await;
+    assert_eq!(misfits, "0");
+    let without_caption = db
+        .raw_text("SELECT CAST(COUNT(*) AS TEXT) AS n FROM statuses WHERE type <> 'text' AND caption IS NULL", "n")
+        .await;
+    assert_eq!(without_caption, "2", "no caption is NULL");
 }
