@@ -23,22 +23,10 @@ async fn jpeg_server() -> String {
 
 async fn paired_server(ws: &Workspace, key: &str, env: &[(&str, &str)]) -> Server {
     let mut cmd = ws.command(&["serve"]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd.envs(env.iter().copied());
     let server = Server::start(cmd);
-    let http = &server.http;
-    let res =
-        http.post(server.url("/v1/sessions")).header("x-api-key", key).json(&json!({"id": "s1"})).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let res = http
-        .post(server.url("/v1/sessions/s1/pair"))
-        .header("x-api-key", key)
-        .json(&json!({"method": "qr"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(server.post("/v1/sessions", key, &json!({"id": "s1"})).await.status(), StatusCode::CREATED);
+    assert_eq!(server.post("/v1/sessions/s1/pair", key, &json!({"method": "qr"})).await.status(), StatusCode::OK);
     server
 }
 

@@ -91,6 +91,21 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `POST path` with a JSON body, authenticated by `key`.
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).header("x-api-key", key).json(body).send().await.expect("the server answers")
+    }
+
+    /// `GET path`, authenticated by `key`.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).header("x-api-key", key).send().await.expect("the server answers")
+    }
+
+    /// `DELETE path`, authenticated by `key`.
+    pub async fn delete(&self, path: &str, key: &str) -> reqwest::Response {
+        self.http.delete(self.url(path)).header("x-api-key", key).send().await.expect("the server answers")
+    }
+
     /// Sends SIGTERM and returns whether the process exited successfully within 10 s.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();

@@ -3,7 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::Workspace;
+use crate::support::{Server, Workspace};
+
+async fn json(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
 
 #[tokio::test]
 async fn the_readme_tour_works() {
@@ -13,116 +17,74 @@ async fn the_readme_tour_works() {
     let (_tenant, key) = ws.tenant_with_key("Acme");
     assert!(key.starts_with("wsk_"), "recognisable key prefix: {key}");
     let mut server = ws.serve();
-    let http = &server.http;
 
     // Create and pair a session.
-    let res = http
-        .post(server.url("/v1/sessions"))
-        .header("x-api-key", &key)
-        .json(&json!({"id": "session-main"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server.post("/v1/sessions", &key, &json!({"id": "session-main"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.json::<Value>().await.unwrap()["state"], "pairing");
+    assert_eq!(json(res).await["state"], "pairing");
 
-    let res = http.get(server.url("/v1/sessions/session-main/qr?format=json")).bearer_auth(&key).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.json::<Value>().await.unwrap()["payload"].as_str().unwrap().starts_with("2@"));
+    let res =
+        server.http.get(server.url("/v1/sessions/session-main/qr?format=json")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "Bearer works as well as X-Api-Key");
+    assert!(json(res).await["payload"].as_str().unwrap().starts_with("2@"));
 
-    let res = http
-        .post(server.url("/v1/sessions/session-main/pair"))
-        .bearer_auth(&key)
-        .json(&json!({"method": "qr"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server.post("/v1/sessions/session-main/pair", &key, &json!({"method": "qr"})).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let pair: Value = res.json().await.unwrap();
-    assert_eq!(pair["session"]["state"], "connected");
+    assert_eq!(json(res).await["session"]["state"], "connected");
 
     // Publish a text status.
-    let res = http
-        .post(server.url("/v1/sessions/session-main/statuses"))
-        .header("x-api-key", &key)
-        .json(&json!({"type": "text", "text": "Flash sale ends tonight!", "background_color": "#25D366", "font": "SERIF"}))
-        .send()
-        .await
-        .unwrap();
+    let body =
+        json!({"type": "text", "text": "Flash sale ends tonight!", "background_color": "#25D366", "font": "SERIF"});
+    let res = server.post("/v1/sessions/session-main/statuses", &key, &body).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let status: Value = res.json().await.unwrap();
+    let status = json(res).await;
     assert_eq!(status["state"], "published");
     let message_id = status["message_id"].as_str().unwrap();
     assert!(message_id.starts_with("3EB0") && message_id.len() == 24, "{message_id}");
     assert_eq!(location, format!("/v1/statuses/{}", status["id"].as_str().unwrap()));
 
     // It is in the history, and can be revoked.
-    let history: Value = http
-        .get(server.url("/v1/sessions/session-main/statuses"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = json(server.get("/v1/sessions/session-main/statuses", &key).await).await;
     assert_eq!(history["items"][0]["id"], status["id"]);
     assert_eq!(history["items"][0]["background_color"], "#FF25D366");
-
-    let res = http.delete(server.url(&location)).header("x-api-key", &key).send().await.unwrap();
+    let res = server.delete(&location, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["state"], "revoked");
+    assert_eq!(json(res).await["state"], "revoked");
 
     // Trouble: a disconnected session fails the next publish loudly, and it is stored as failed.
-    let res = http
-        .post(server.url("/v1/sandbox/sessions/session-main/faults"))
-        .header("x-api-key", &key)
-        .json(&json!({"fault": "disconnect"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["state"], "disconnected");
-    let res = http
-        .post(server.url("/v1/sessions/session-main/statuses"))
-        .header("x-api-key", &key)
-        .json(&json!({"type": "text", "text": "Anyone there?"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server.post("/v1/sandbox/sessions/session-main/faults", &key, &json!({"fault": "disconnect"})).await;
+    assert_eq!(json(res).await["state"], "disconnected");
+    let res = server
+        .post("/v1/sessions/session-main/statuses", &key, &json!({"type": "text", "text": "Anyone there?"}))
+        .await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    let problem: Value = res.json().await.unwrap();
+    let problem = json(res).await;
     assert_eq!(problem["code"], "device_disconnected");
-    let failed: Value = http
-        .get(server.url(&format!("/v1/statuses/{}", problem["status_id"].as_str().unwrap())))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let failed =
+        json(server.get(&format!("/v1/statuses/{}", problem["status_id"].as_str().unwrap()), &key).await).await;
     assert_eq!(failed["state"], "failed");
     assert_eq!(failed["failure"]["code"], "device_disconnected");
 
     // Health, readiness, metrics and docs are served.
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"] {
-        let res = http.get(server.url(path)).send().await.unwrap();
+        let res = server.http.get(server.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }
-    let metrics = http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("wastatus_events_total{type=\"status.published\"}"), "{metrics}");
     // The docs page works offline: its script and styles come from the binary, not a CDN.
-    let page = http.get(server.url("/docs/")).send().await.unwrap().text().await.unwrap();
+    let page = server.http.get(server.url("/docs/")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("https://"), "the docs page loads nothing from the internet");
     for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/swagger-initializer.js"] {
-        let res = http.get(server.url(asset)).send().await.unwrap();
+        let res = server.http.get(server.url(asset)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{asset}");
         assert!(!res.bytes().await.unwrap().is_empty(), "{asset}");
     }
-    let initializer = http.get(server.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
+    let initializer =
+        server.http.get(server.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
     assert!(initializer.contains("/openapi.json"), "the docs page reads our document");
 
     assert!(server.terminate(), "SIGTERM shuts the server down cleanly");
@@ -137,25 +99,16 @@ async fn records_survive_a_restart_and_admin_sessions_are_usable() {
     assert_eq!(created["state"], "pairing");
 
     let mut server = ws.serve();
-    let http = &server.http;
-    let res = http
-        .post(server.url("/v1/sessions/from-cli/pair"))
-        .header("x-api-key", &key)
-        .json(&json!({"method": "code", "phone_number": "+91 98765 43210"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("/v1/sessions/from-cli/pair", &key, &json!({"method": "code", "phone_number": "+91 98765 43210"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let pair: Value = res.json().await.unwrap();
+    let pair = json(res).await;
     assert_eq!(pair["method"], "code");
     assert_eq!(pair["code"].as_str().unwrap().len(), 9, "ABCD-EFGH");
-    let res = http
-        .post(server.url("/v1/sessions/from-cli/statuses"))
-        .header("x-api-key", &key)
-        .json(&json!({"type": "text", "text": "before the restart"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("/v1/sessions/from-cli/statuses", &key, &json!({"type": "text", "text": "before the restart"}))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(server.terminate());
     drop(server);
@@ -163,35 +116,13 @@ async fn records_survive_a_restart_and_admin_sessions_are_usable() {
     // The records outlive the process. The sandbox keeps its devices in memory, so after a
     // restart the session must be paired again, and says so instead of pretending.
     let server = ws.serve();
-    let http = &server.http;
-    let session: Value = http
-        .get(server.url("/v1/sessions/from-cli"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["state"], "pairing");
-    let res = http
-        .post(server.url("/v1/sessions/from-cli/statuses"))
-        .header("x-api-key", &key)
-        .json(&json!({"type": "text", "text": "after the restart"}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(json(server.get("/v1/sessions/from-cli", &key).await).await["state"], "pairing");
+    let res = server
+        .post("/v1/sessions/from-cli/statuses", &key, &json!({"type": "text", "text": "after the restart"}))
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "not_paired");
-    let history: Value = http
-        .get(server.url("/v1/sessions/from-cli/statuses"))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(json(res).await["code"], "not_paired");
+    let history = json(server.get("/v1/sessions/from-cli/statuses", &key).await).await;
     let states: Vec<_> =
         history["items"].as_array().unwrap().iter().map(|s| (s["text"].clone(), s["state"].clone())).collect();
     assert_eq!(
@@ -207,38 +138,20 @@ async fn the_default_web_driver_says_it_is_unavailable() {
     ws.admin(&["session", "create", "--tenant", &tenant, "--id", "real-phone"]);
     let mut cmd = ws.command(&["serve"]);
     cmd.env("WASTATUS__WHATSAPP__DRIVER", "web");
-    let server = crate::support::Server::start(cmd);
-    let http = &server.http;
-    assert_eq!(http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    let server = Server::start(cmd);
+    assert_eq!(server.http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
 
-    let res = http
-        .post(server.url("/v1/sessions"))
-        .header("x-api-key", &key)
-        .json(&json!({"id": "another"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
-    let res = http
-        .post(server.url("/v1/sessions/real-phone/statuses"))
-        .header("x-api-key", &key)
-        .json(&json!({"type": "text", "text": "hello"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
-    let res = http.post(server.url("/v1/sessions/real-phone/logout")).header("x-api-key", &key).send().await.unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "driver_unavailable");
+    for (path, body) in [
+        ("/v1/sessions", json!({"id": "another"})),
+        ("/v1/sessions/real-phone/statuses", json!({"type": "text", "text": "hello"})),
+        ("/v1/sessions/real-phone/logout", json!({})),
+    ] {
+        let res = server.post(path, &key, &body).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(json(res).await["code"], "driver_unavailable", "{path}");
+    }
     // No fault injection without the sandbox.
-    let res = http
-        .post(server.url("/v1/sandbox/sessions/real-phone/faults"))
-        .header("x-api-key", &key)
-        .json(&json!({"fault": "disconnect"}))
-        .send()
-        .await
-        .unwrap();
+    let res = server.post("/v1/sandbox/sessions/real-phone/faults", &key, &json!({"fault": "disconnect"})).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
