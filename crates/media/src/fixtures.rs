@@ -132,3 +132,46 @@ pub fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
     let size = u32::try_from(payload.len() + 8).expect("fixture boxes are small");
     [&size.to_be_bytes()[..], kind, payload].concat()
 }
+
+/// A valid 1×1 PNG whose header declares `width`×`height` pixels (a decompression bomb).
+pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut png = image(1, 1, ImageFormat::Png);
+    // The IHDR chunk follows the 8-byte signature: length (4), type (4), width, height, ...
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+/// CRC-32 as PNG chunks use it (IEEE 802.3, reflected).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crc_matches_the_reference_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn a_declared_png_keeps_a_valid_header() {
+        let png = png_declaring(100_000, 100_000);
+        assert_eq!(&png[12..16], b"IHDR");
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 100_000);
+        // The image crate accepts the header (the CRC is right) and reports the lie.
+        let reader = image::ImageReader::with_format(std::io::Cursor::new(&png), ImageFormat::Png);
+        assert_eq!(reader.into_dimensions().unwrap(), (100_000, 100_000));
+    }
+}

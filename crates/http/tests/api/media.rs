@@ -77,32 +77,60 @@ async fn a_video_by_base64_keeps_its_bytes_and_reports_its_duration() {
 }
 
 #[tokio::test]
-async fn an_image_by_multipart_upload() {
+async fn an_image_and_a_video_by_multipart_upload() {
     let app = TestApp::new().await;
     let key = app.paired().await;
     let jpeg = fixtures::image(300, 200, ImageFormat::Jpeg);
-    let boundary = "wastatus-boundary";
+    let res = upload(&app, &key, &[("type", "image"), ("caption", "Uploaded")], &jpeg, "image/jpeg").await;
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["caption"], "Uploaded");
+    assert_eq!(last_sent(&app, &key).await.media.unwrap().width, 300);
+
+    let mov = Video { brand: *b"qt  ", duration_ms: 7_000, ..Video::default() }.build();
+    let res = upload(&app, &key, &[("type", "video"), ("view_once", "true")], &mov, "video/quicktime").await;
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    let status = res.json();
+    assert_eq!(
+        (status["media"]["mime_type"].as_str(), status["media"]["duration_secs"].as_u64()),
+        (Some("video/quicktime"), Some(7))
+    );
+    assert_eq!(status["view_once"], true);
+    let sent = last_sent(&app, &key).await.media.unwrap();
+    assert_eq!(sent.bytes.as_ref(), mov.as_slice());
+    assert!(is_jpeg(&sent.thumbnail));
+
+    // The part's own type counts as declared: a PNG part holding JPEG bytes is refused.
+    upload(&app, &key, &[("type", "image")], &jpeg, "image/png").await.problem(422, "media_type_mismatch");
+    upload(&app, &key, &[("type", "image"), ("view_once", "maybe")], &jpeg, "image/jpeg")
+        .await
+        .problem(422, "invalid_request");
+}
+
+/// Builds a multipart body with text parts and one `file` part.
+fn multipart(boundary: &str, parts: &[(&str, &str)], file: &[u8], file_type: &str) -> Vec<u8> {
     let mut body = Vec::new();
-    for (name, value) in [("type", "image"), ("caption", "Uploaded")] {
+    for (name, value) in parts {
         body.extend(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
         );
     }
-    body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
-            .as_bytes(),
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\nContent-Type: {file_type}\r\n\r\n"
     );
-    body.extend(&jpeg);
+    body.extend(head.as_bytes());
+    body.extend(file);
     body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+async fn upload(app: &TestApp, key: &str, parts: &[(&str, &str)], file: &[u8], file_type: &str) -> Response {
+    let boundary = "wastatus-boundary";
     let request = Request::post("/v1/sessions/s1/statuses")
-        .header("x-api-key", &key)
+        .header("x-api-key", key)
         .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
-        .body(Body::from(body))
+        .body(Body::from(multipart(boundary, parts, file, file_type)))
         .unwrap();
-    let res = app.send(request).await;
-    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
-    assert_eq!(res.json()["caption"], "Uploaded");
-    assert_eq!(last_sent(&app, &key).await.media.unwrap().width, 300);
+    app.send(request).await
 }
 
 /// Serves `body` with `content_type` at every path, on a loopback port.
@@ -124,6 +152,61 @@ async fn an_image_by_url_when_private_networks_are_allowed() {
     let res = publish(&app, &key, json!({"type": "image", "media": {"url": url}})).await;
     assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json()["media"]["mime_type"], "image/jpeg");
+}
+
+#[tokio::test]
+async fn a_video_by_url() {
+    let media = MediaConfig { allow_http: true, allow_private_networks: true, ..MediaConfig::default() };
+    let app = TestApp::with_media(media).await;
+    let key = app.paired().await;
+    let mp4 = Video { duration_ms: 30_000, ..Video::default() }.build();
+    let url = serve_once(mp4.clone(), "video/mp4").await;
+    let res = publish(
+        &app,
+        &key,
+        json!({"type": "video", "caption": "Teaser", "media": {"url": url, "mime_type": "video/mp4"}}),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["media"]["duration_secs"], 30);
+    assert_eq!(last_sent(&app, &key).await.media.unwrap().bytes.as_ref(), mp4.as_slice());
+}
+
+#[tokio::test]
+async fn hostile_origins_get_a_specific_error_within_the_time_out() {
+    let media = MediaConfig {
+        allow_http: true,
+        allow_private_networks: true,
+        fetch_timeout: std::time::Duration::from_millis(500),
+        ..MediaConfig::default()
+    };
+    let app = TestApp::with_media(media).await;
+    let key = app.paired().await;
+
+    // A server that sends one byte a second, forever.
+    let trickle = axum::Router::new().fallback(|| async {
+        let stream = futures::stream::unfold((), |()| async {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Some((Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"x")), ()))
+        });
+        ([(header::CONTENT_TYPE, "image/jpeg")], Body::from_stream(stream))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, trickle).await });
+    let started = std::time::Instant::now();
+    let res = publish(&app, &key, json!({"type": "image", "media": {"url": format!("http://{addr}/slow.jpg")}})).await;
+    res.problem(422, "media_fetch_timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "answered at the time-out, not later");
+
+    let cases = [
+        (serve_once(fixtures::png_declaring(100_000, 100_000), "image/png").await, "media_too_many_pixels"),
+        (serve_once(Vec::new(), "image/jpeg").await, "media_empty"),
+        (serve_once(b"<!doctype html><title>404</title>".to_vec(), "image/jpeg").await, "media_unsupported_type"),
+    ];
+    for (url, code) in cases {
+        publish(&app, &key, json!({"type": "image", "media": {"url": url}})).await.problem(422, code);
+    }
 }
 
 #[tokio::test]
