@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask ci` runs the same checks as continuous integration.
 //! - `cargo xtask bench api` measures the gateway's own overhead over loopback.
+//! - `cargo xtask bench media` measures media preparation and encryption: time, MB/s, peak RSS.
 //!
 //! The tidy checks (for example, "the domain crate has no I/O dependency") are ordinary tests
 //! of this package, so `cargo test --workspace` runs them.
@@ -30,7 +31,7 @@ struct Cli {
 enum Command {
     /// Run formatting, lint and test checks, stopping at the first failure.
     Ci,
-    /// Run a benchmark against a release build of the gateway.
+    /// Run a benchmark of a release build.
     Bench {
         #[command(subcommand)]
         bench: bench::Bench,

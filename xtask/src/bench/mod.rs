@@ -1,12 +1,14 @@
-//! `cargo xtask bench <name>`: benchmarks run against a release build of the gateway.
+//! `cargo xtask bench <name>`: benchmarks, always of release builds.
 //!
-//! Every benchmark shares the same scaffolding ([`server`] builds, configures and starts the
+//! The HTTP benchmarks share the same scaffolding ([`server`] configures and starts the
 //! binary in a throw-away directory with the sandbox driver; [`load`] drives concurrent
-//! keep-alive clients and summarises latencies), so adding `bench media` or `bench webhooks`
-//! means adding a variant to [`Bench`] and a module next to [`api`].
+//! keep-alive clients and summarises latencies), so adding `bench webhooks` means adding a
+//! variant to [`Bench`] and a module next to [`api`]. [`media`] measures the media adapter
+//! in-process instead, in release-built child processes of this binary.
 
 mod api;
 mod load;
+mod media;
 mod server;
 
 use std::time::Duration;
@@ -14,11 +16,19 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
 
+use crate::workspace;
+
 /// The benchmarks `cargo xtask bench` knows.
 #[derive(Debug, Subcommand)]
 pub enum Bench {
     /// Measure the REST gateway's own overhead: GET /healthz against text-status publishes.
     Api(api::ApiArgs),
+    /// Measure media preparation and WhatsApp media encryption: a 12-megapixel JPEG and a
+    /// 16 MiB MP4, time per step, MB/s and peak RSS.
+    Media(media::MediaArgs),
+    /// Measure one media workload in this process and print one JSON line (used by `media`).
+    #[command(hide = true)]
+    MediaWorker(media::worker::WorkerArgs),
 }
 
 /// Options shared by every benchmark.
@@ -48,12 +58,14 @@ impl CommonArgs {
 
 /// Runs the chosen benchmark to completion.
 pub fn run(bench: Bench) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
     match bench {
         Bench::Api(args) => {
-            let binary = server::release_binary(args.common.no_build)?;
+            let binary = workspace::release_binary("wastatus", args.common.no_build)?;
+            let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
             runtime.block_on(api::run(&binary, &args))
         }
+        Bench::Media(args) => media::run(&args),
+        Bench::MediaWorker(args) => media::worker::run(&args),
     }
 }
 

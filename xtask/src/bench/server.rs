@@ -11,8 +11,6 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, Lines};
 use tokio::process::{Child, Command};
 
-use crate::workspace;
-
 /// How long the server may take to print its `listening on` line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server may take to exit after SIGTERM.
@@ -21,18 +19,6 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 const LISTENING_MARKER: &str = "listening on http://";
 /// How many lines of server output are kept to explain failures.
 const LOG_TAIL_LINES: usize = 40;
-
-/// Builds the release binary (unless `no_build`) and returns its path.
-pub fn release_binary(no_build: bool) -> Result<PathBuf> {
-    if !no_build {
-        workspace::run_cargo(&["build", "--release", "-p", "wastatus"])?;
-    }
-    let binary = workspace::target_dir().join("release").join(format!("wastatus{}", std::env::consts::EXE_SUFFIX));
-    if !binary.is_file() {
-        bail!("release binary not found at {}", binary.display());
-    }
-    Ok(binary)
-}
 
 /// A temporary directory, removed with its contents when dropped.
 #[derive(Debug)]
