@@ -20,12 +20,18 @@ pub struct MediaConfig {
     pub max_image_bytes: usize,
     /// The largest video accepted, in bytes.
     pub max_video_bytes: usize,
-    /// The most pixels an image may declare (width × height); more is a decompression bomb.
+    /// The most pixels an image may declare (width × height); more is a decompression bomb. The
+    /// decoded image may also take at most 4 bytes per allowed pixel, so a 16-bit RGBA PNG may
+    /// have only half as many.
     pub max_image_pixels: u64,
     /// The longest video a status may have, in seconds.
     pub max_video_seconds: u32,
     /// Re-encode every image as JPEG, as the official clients do.
     pub normalize_images_to_jpeg: bool,
+    /// When normalising to JPEG, images whose longer edge exceeds this are scaled down before
+    /// encoding (the longer edge becomes this many pixels, the aspect ratio is kept), as
+    /// WhatsApp's own clients do. Clamped to 1..=65535. Originals kept as they are are not scaled.
+    pub max_image_edge: u32,
     /// The longer edge of thumbnails, in pixels.
     pub thumbnail_edge: u32,
 }
@@ -43,6 +49,7 @@ impl Default for MediaConfig {
             max_image_pixels: 64_000_000,
             max_video_seconds: 60,
             normalize_images_to_jpeg: true,
+            max_image_edge: 2560,
             thumbnail_edge: 100,
         }
     }

@@ -441,11 +441,157 @@ async fn prepare_does_not_block_a_current_thread_runtime() {
     ticker.abort();
 
     let Prepared::Image(image) = prepared else { panic!("an image came back as a video") };
-    assert_eq!((image.width, image.height), (width, height));
+    // Scaled down to the default longer edge of 2560, as WhatsApp's own clients do.
+    assert_eq!((image.width, image.height), (2560, 1920));
+    assert_eq!(assert_jpeg(&image.bytes).dimensions(), (2560, 1920));
     assert_eq!(assert_jpeg(&image.thumbnail).dimensions(), (100, 75));
     let gaps = gaps.lock().expect("not poisoned");
     let longest = gaps.iter().max().copied().unwrap_or(elapsed);
     println!("prepared 12 MP in {elapsed:?}; {} ticks, longest gap {longest:?}", gaps.len());
     assert!(gaps.len() >= 10, "the timer ticked only {} times in {elapsed:?}", gaps.len());
     assert!(longest * 4 < elapsed, "the timer stalled for {longest:?} of {elapsed:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory budget, scaling down and output size
+// ---------------------------------------------------------------------------------------------
+
+/// A `width`×`height` 16-bit RGBA PNG: the left half fully transparent, the right half opaque red.
+fn png_rgba16(width: u32, height: u32) -> Vec<u8> {
+    let pixels = image::ImageBuffer::<Rgba<u16>, Vec<u16>>::from_fn(width, height, |x, _| {
+        if x < width / 2 { Rgba([0, 0, 0, 0]) } else { Rgba([220 * 257, 20 * 257, 20 * 257, u16::MAX]) }
+    });
+    encode(&DynamicImage::ImageRgba16(pixels), ImageFormat::Png)
+}
+
+#[test]
+fn a_16_bit_png_within_the_pixel_limit_but_over_the_byte_budget_is_refused() {
+    // 10 000 pixels allowed, so 40 000 bytes; 100×80 pixels of 8 bytes take 64 000.
+    let config = MediaConfig { max_image_pixels: 10_000, ..MediaConfig::default() };
+    let bytes = Bytes::from(png_rgba16(100, 80));
+
+    let result = prepare_image(bytes, &image_info(MediaFormat::Png, 100, 80), &config);
+
+    // The limit named is what the budget allows at 8 bytes per pixel.
+    assert_eq!(result, Err(MediaError::TooManyPixels { width: 100, height: 80, limit: 5_000 }));
+}
+
+#[test]
+fn a_16_bit_png_within_the_byte_budget_is_narrowed_and_flattened() {
+    // 70×70 pixels of 8 bytes: 39 200 bytes, within the 40 000 allowed.
+    let config = MediaConfig { max_image_pixels: 10_000, ..MediaConfig::default() };
+    let bytes = Bytes::from(png_rgba16(70, 70));
+
+    let prepared = prepare_image(bytes, &image_info(MediaFormat::Png, 70, 70), &config).expect("prepared");
+
+    let (image, thumbnail) = assert_prepared_jpeg(&prepared, 70, 70);
+    assert_near(&image, 10, 35, Rgb([255, 255, 255]), 6);
+    assert_near(&image, 60, 35, RED, 24);
+    assert_near(&thumbnail, 5, 35, Rgb([255, 255, 255]), 8);
+}
+
+#[test]
+fn an_image_over_the_edge_is_scaled_down_keeping_its_aspect_ratio() {
+    let config = MediaConfig { max_image_edge: 200, ..MediaConfig::default() };
+    let bytes = encode(&DynamicImage::ImageRgb8(red_corner(400, 300)), ImageFormat::Png);
+
+    let prepared =
+        prepare_image(Bytes::from(bytes), &image_info(MediaFormat::Png, 400, 300), &config).expect("prepared");
+
+    let (image, thumbnail) = assert_prepared_jpeg(&prepared, 200, 150);
+    assert_near(&image, 10, 10, RED, 24);
+    assert_near(&image, 190, 140, BLUE, 24);
+    assert_eq!(thumbnail.dimensions(), (100, 75));
+}
+
+#[test]
+fn the_upright_longer_edge_is_the_one_scaled() {
+    // 80×60 stored, 60×80 upright: the longer edge is the height.
+    let config = MediaConfig { max_image_edge: 40, ..MediaConfig::default() };
+    let prepared = prepare_oriented(6, true, &config);
+
+    let (image, _) = assert_prepared_jpeg(&prepared, 30, 40);
+    assert_near(&image, 27, 2, RED, 32);
+    assert_near(&image, 2, 37, BLUE, 32);
+}
+
+#[test]
+fn an_image_within_the_edge_is_not_scaled() {
+    let config = MediaConfig { max_image_edge: 200, ..MediaConfig::default() };
+    for (width, height) in [(200, 150), (150, 100)] {
+        let bytes = encode(&DynamicImage::ImageRgb8(red_corner(width, height)), ImageFormat::Png);
+
+        let prepared =
+            prepare_image(Bytes::from(bytes), &image_info(MediaFormat::Png, width, height), &config).expect("prepared");
+
+        assert_prepared_jpeg(&prepared, width, height);
+    }
+}
+
+#[test]
+fn without_normalisation_a_large_image_is_not_scaled() {
+    let config = MediaConfig { max_image_edge: 200, normalize_images_to_jpeg: false, ..MediaConfig::default() };
+    let png = Bytes::from(encode(&DynamicImage::ImageRgb8(red_corner(400, 300)), ImageFormat::Png));
+
+    let prepared = prepare_image(png.clone(), &image_info(MediaFormat::Png, 400, 300), &config).expect("prepared");
+
+    assert_eq!(prepared.bytes, png);
+    assert_eq!((prepared.width, prepared.height), (400, 300));
+}
+
+#[test]
+fn a_normalised_jpeg_larger_than_the_image_limit_is_refused() {
+    let noise = RgbImage::from_fn(200, 150, |x, y| Rgb([(x * 7) as u8, (y * 13) as u8, (x ^ y) as u8]));
+    let bytes = Bytes::from(encode(&DynamicImage::ImageRgb8(noise), ImageFormat::Png));
+    let info = image_info(MediaFormat::Png, 200, 150);
+    let fits = prepare_image(bytes.clone(), &info, &MediaConfig::default()).expect("prepared");
+    let limit = fits.bytes.len() - 1;
+    let config = MediaConfig { max_image_bytes: limit, ..MediaConfig::default() };
+
+    let result = prepare_image(bytes, &info, &config);
+
+    assert_eq!(result, Err(MediaError::TooLarge { limit }));
+}
+
+/// The CRC-32 of PNG chunks (ISO 3309), bit by bit: fixtures are small.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// Inserts a chunk of `kind` with `data` right after the IHDR of a PNG.
+fn with_png_chunk(png: &[u8], kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = u32::try_from(data.len()).expect("small chunk").to_be_bytes().to_vec();
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    chunk.extend_from_slice(&body);
+    chunk.extend_from_slice(&crc32(&body).to_be_bytes());
+    let mut out = png[..33].to_vec(); // Signature and IHDR, CRC included.
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&png[33..]);
+    out
+}
+
+#[test]
+fn a_png_refused_for_a_huge_ancillary_chunk_is_corrupt_not_too_many_pixels() {
+    // 4 000 pixels allowed, so the decoder may allocate 16 000 bytes: a 20×20 image fits, a text
+    // chunk of 40 000 bytes does not.
+    let config = MediaConfig { max_image_pixels: 4_000, ..MediaConfig::default() };
+    let png = encode(&DynamicImage::ImageRgb8(red_corner(20, 20)), ImageFormat::Png);
+    let mut text = b"Comment\0".to_vec();
+    text.extend(std::iter::repeat_n(b'x', 40_000));
+    let bytes = with_png_chunk(&png, b"tEXt", &text);
+
+    let result = prepare_image(Bytes::from(bytes), &image_info(MediaFormat::Png, 20, 20), &config);
+
+    match result {
+        Err(MediaError::Corrupt(reason)) => assert!(reason.contains("PNG needs more memory"), "{reason}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::io::Cursor;
 
+use image::error::{LimitError, LimitErrorKind};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
@@ -28,16 +29,42 @@ pub(super) struct Decoded {
 /// Decodes `bytes` as `info.format`, refusing more than [`MediaConfig::max_image_pixels`] pixels as
 /// the decoder reads them from the header, before any pixel buffer is allocated. When normalising
 /// to JPEG, an edge longer than a JPEG can hold is refused the same way.
+///
+/// The decoded buffer is held to a byte budget too: at most [`byte_budget`] bytes
+/// (`max_image_pixels` × 4, what the deepest 8-bit image, RGBA, takes at the pixel limit). Only
+/// images of more than 4 bytes per pixel (16-bit RGB and RGBA PNGs) can exceed it within the pixel
+/// limit; they are refused with [`MediaError::TooManyPixels`] whose `limit` is the pixel count
+/// the budget allows at their depth (for 16-bit RGBA, half of `max_image_pixels`).
 pub(super) fn decode(bytes: &[u8], info: &ImageInfo, config: &MediaConfig) -> Result<Decoded, MediaError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(info.format)?);
     reader.limits(limits(config.max_image_pixels));
-    let mut decoder = reader.into_decoder().map_err(|error| decode_error(error, info, config))?;
+    let mut decoder =
+        reader.into_decoder().map_err(|error| decode_error(error, info.format, (info.width, info.height), config))?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, config)?;
+    check_bytes(width, height, decoder.total_bytes(), config)?;
     let orientation = orientation(&mut decoder);
     let icc_profile = rgb_icc_profile(&mut decoder);
-    let image = DynamicImage::from_decoder(decoder).map_err(|error| decode_error(error, info, config))?;
+    let image = DynamicImage::from_decoder(decoder)
+        .map_err(|error| decode_error(error, info.format, (width, height), config))?;
     Ok(Decoded { image, orientation, icc_profile })
+}
+
+/// The most bytes a decoded image may take: 4 bytes for each pixel allowed.
+pub(super) fn byte_budget(config: &MediaConfig) -> u64 {
+    config.max_image_pixels.saturating_mul(4)
+}
+
+/// Refuses an image whose decoded buffer (`total_bytes`, as the decoder reports it) would exceed
+/// [`byte_budget`], naming the pixel count the budget allows at this image's depth.
+fn check_bytes(width: u32, height: u32, total_bytes: u64, config: &MediaConfig) -> Result<(), MediaError> {
+    let budget = byte_budget(config);
+    if total_bytes <= budget {
+        return Ok(());
+    }
+    let pixels = (u64::from(width) * u64::from(height)).max(1);
+    let bytes_per_pixel = total_bytes.div_ceil(pixels).max(1);
+    Err(MediaError::TooManyPixels { width, height, limit: budget / bytes_per_pixel })
 }
 
 /// The image crate's name for an image format; videos are refused.
@@ -52,7 +79,7 @@ fn image_format(format: MediaFormat) -> Result<ImageFormat, MediaError> {
 
 /// Decoder limits allowing at most `max_pixels` pixels of 4 bytes in the decoder's own
 /// allocations (the PNG decoder enforces it; the pixel buffer itself is guarded by
-/// [`check_size`]).
+/// [`check_size`] and [`check_bytes`]).
 fn limits(max_pixels: u64) -> Limits {
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(4));
@@ -91,21 +118,37 @@ fn rgb_icc_profile(decoder: &mut impl ImageDecoder) -> Option<Vec<u8>> {
     (profile.get(16..20) == Some(b"RGB ".as_slice())).then_some(profile)
 }
 
-/// The [`MediaError`] for a failure of the decoder.
-fn decode_error(error: ImageError, info: &ImageInfo, config: &MediaConfig) -> MediaError {
-    let name = format_name(info.format);
+/// The [`MediaError`] for a failure of the decoder of a `format` image of `width`×`height` pixels
+/// (as the decoder read them, or as inspection found them when the decoder failed before).
+fn decode_error(
+    error: ImageError,
+    format: MediaFormat,
+    (width, height): (u32, u32),
+    config: &MediaConfig,
+) -> MediaError {
+    let name = format_name(format);
     match error {
-        // Only the PNG decoder checks its own allocations, before its dimensions are known to us:
-        // name the dimensions inspection found.
-        ImageError::Limits(_) => {
-            MediaError::TooManyPixels { width: info.width, height: info.height, limit: config.max_image_pixels }
-        }
+        ImageError::Limits(error) => limits_error(&error, name, width, height, config),
         ImageError::IoError(_) => MediaError::Corrupt(format!("the {name} data ends too early")),
         ImageError::Unsupported(error) => {
             MediaError::Corrupt(format!("the {name} uses a feature that cannot be decoded ({})", short(&error)))
         }
         other => MediaError::Corrupt(format!("the {name} data cannot be decoded ({})", short(&other))),
     }
+}
+
+/// The [`MediaError`] for a decoder that refused to go on within its limits. Only the PNG decoder
+/// checks its own allocations, and it does so for any of them: the pixels, but also an ancillary
+/// chunk (text, colour profile) that is too large. So too many pixels is only claimed when the
+/// image does have too many; otherwise the file is refused as [`MediaError::Corrupt`] with the
+/// reason.
+fn limits_error(error: &LimitError, name: &str, width: u32, height: u32, config: &MediaConfig) -> MediaError {
+    let limit = config.max_image_pixels;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limit || matches!(error.kind(), LimitErrorKind::DimensionError) {
+        return MediaError::TooManyPixels { width, height, limit };
+    }
+    MediaError::Corrupt(format!("the {name} needs more memory to decode than its pixels justify ({})", short(error)))
 }
 
 /// The name of an image format in messages.
@@ -125,5 +168,44 @@ fn short(error: &impl std::fmt::Display) -> String {
     match message.char_indices().nth(MAX_REASON_CHARS) {
         Some((cut, _)) => format!("{}…", &message[..cut]),
         None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> MediaConfig {
+        MediaConfig { max_image_pixels: 100, ..MediaConfig::default() }
+    }
+
+    #[test]
+    fn a_limit_error_claims_too_many_pixels_only_when_there_are() {
+        let memory = LimitError::from_kind(LimitErrorKind::InsufficientMemory);
+        let dimensions = LimitError::from_kind(LimitErrorKind::DimensionError);
+        let too_many = MediaError::TooManyPixels { width: 20, height: 10, limit: 100 };
+        assert_eq!(limits_error(&memory, "PNG", 20, 10, &config()), too_many);
+        assert_eq!(limits_error(&dimensions, "PNG", 20, 10, &config()), too_many);
+        assert_eq!(
+            limits_error(&dimensions, "PNG", 10, 10, &config()),
+            MediaError::TooManyPixels { width: 10, height: 10, limit: 100 }
+        );
+        let MediaError::Corrupt(reason) = limits_error(&memory, "PNG", 10, 10, &config()) else {
+            panic!("a memory limit within the pixel limit is not too many pixels");
+        };
+        assert!(reason.starts_with("the PNG needs more memory"), "{reason}");
+    }
+
+    #[test]
+    fn the_byte_budget_names_the_pixels_allowed_at_the_depth() {
+        assert_eq!(check_bytes(10, 10, 400, &config()), Ok(()));
+        assert_eq!(
+            check_bytes(10, 10, 600, &config()),
+            Err(MediaError::TooManyPixels { width: 10, height: 10, limit: 66 })
+        );
+        assert_eq!(
+            check_bytes(10, 10, 800, &config()),
+            Err(MediaError::TooManyPixels { width: 10, height: 10, limit: 50 })
+        );
     }
 }

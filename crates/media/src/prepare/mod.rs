@@ -6,7 +6,12 @@
 //! guess from a name or a declared type), and with decoder limits derived from
 //! [`MediaConfig::max_image_pixels`]. The pixel count is checked against the dimensions the
 //! decoder itself read from the header, before the pixel buffer is allocated, so an [`ImageInfo`]
-//! that under-reports the size cannot smuggle a larger image through.
+//! that under-reports the size cannot smuggle a larger image through. The decoded buffer is
+//! checked the same way against a budget of 4 bytes per allowed pixel (the decoder's
+//! `total_bytes`): a 16-bit PNG, at 6 or 8 bytes per pixel, may have fewer pixels than the limit
+//! and is refused with [`MediaError::TooManyPixels`] naming the count its depth allows. A PNG
+//! whose decoder refuses an oversized ancillary chunk (text, colour profile) is
+//! [`MediaError::Corrupt`], not too many pixels.
 //!
 //! The EXIF orientation is read from the decoder (JPEG `APP1`, WEBP `EXIF` and PNG `eXIf`) and
 //! applied, so a photo taken sideways comes out upright; the width and height in
@@ -15,11 +20,20 @@
 //! RGB JPEG of quality 85: transparency is flattened onto white (a transparent PNG never turns
 //! black), an RGB ICC colour profile is kept (wide-gamut phone photos keep their colours), and no
 //! EXIF is written (the orientation is already applied, and location data is not passed on).
-//! Without normalisation the original bytes and mime type are sent unchanged.
+//! When normalising, an image whose upright longer edge exceeds [`MediaConfig::max_image_edge`]
+//! (2560 by default) is first scaled down so that edge is exactly that long, keeping the aspect
+//! ratio, as WhatsApp's own clients do; the width and height in [`PreparedImage`] are then the
+//! scaled ones. Scaling averages the area each output pixel covers ([`image::imageops::thumbnail`]):
+//! it writes straight into the smaller buffer, where the image crate's filtered `resize` would
+//! first build a 16-byte-per-pixel buffer of the input width × the output height (123 MB for a
+//! 12-megapixel photo). A normalised JPEG larger than [`MediaConfig::max_image_bytes`] is refused
+//! with [`MediaError::TooLarge`]. Without normalisation the original bytes and mime type are sent
+//! unchanged, never scaled.
 //!
-//! Orientation and flattening are applied on the fly, pixel by pixel, while encoding: the JPEG
-//! encoder and the thumbnail sampler read the decoded image through an upright, opaque view, so
-//! neither needs a second full-size buffer. The thumbnail is derived from the same decoded image.
+//! Orientation, flattening and the narrowing of 16-bit channels are applied on the fly, pixel by
+//! pixel: the scaler, the JPEG encoder and the thumbnail sampler read the decoded image through an
+//! upright, opaque 8-bit view, so none needs a second full-size buffer. The thumbnail is derived
+//! from the image that is encoded (the scaled one, when scaled).
 //!
 //! # Thumbnails
 //!
@@ -41,21 +55,26 @@
 //! # Memory and speed
 //!
 //! [`prepare_image`] holds, beyond the input [`Bytes`] the caller already has:
-//! - the decoded image, for the whole call: 3 bytes × pixels for an RGB JPEG or WEBP, 4 with
-//!   alpha, 1–2 for greyscale (a 16-bit PNG is decoded at 6–8 bytes × pixels, then converted to
-//!   4 bytes × pixels, both alive during the conversion);
+//! - the decoded image, until it is scaled or encoded: 3 bytes × pixels for an RGB JPEG or WEBP,
+//!   4 with alpha, 1–2 for greyscale, 6–8 for a 16-bit PNG (read as it is, never converted to a
+//!   second buffer); never more than 4 bytes × [`MediaConfig::max_image_pixels`] (256 MiB at the
+//!   default limit), which is checked before it is allocated;
 //! - while decoding a JPEG only: one copy of the file (the JPEG decoder copies its input) and
 //!   the decoder's working buffers (small for a baseline JPEG, about 2 bytes per sample for a
 //!   progressive one);
-//! - while encoding: the normalised JPEG as it grows (its capacity starts at the input size);
+//! - when scaling down: the scaled image, 3 bytes × its pixels (14.7 MB at 2560×1920); the
+//!   decoded image is freed as soon as it is made, before encoding;
+//! - while encoding: the normalised JPEG as it grows (its capacity starts at the input size,
+//!   shrunk by the scaling);
 //! - a thumbnail of a few kilobytes.
 //!
-//! So the peak is about 3 (or 4) bytes × pixels plus the larger of the file and the output:
-//! measured for a 12-megapixel, 9.5 MB JPEG (release build), the resident memory rose by 45 MB
-//! (36 MB of pixels and the 8.5 MB output), the same with an EXIF rotation; for a
-//! 12-megapixel RGBA PNG, by 48 MB. With the default limit of 64 megapixels the pixels of one
-//! image take at most 256 MiB. When the original is kept, the same [`Bytes`] is returned, not a
-//! copy; a normalised JPEG is handed over without a copy too.
+//! So the peak is about the decoded image (at most 4 bytes × the pixel limit) plus the larger of
+//! the file and the scaled image, or, for an image that is not scaled, the decoded image plus the
+//! larger of the file and the output. Measured before scaling was added, for a 12-megapixel,
+//! 9.5 MB JPEG (release build), the resident memory rose by 45 MB (36 MB of pixels and the 8.5 MB
+//! output), the same with an EXIF rotation; for a 12-megapixel RGBA PNG, by 48 MB. When the
+//! original is kept, the same [`Bytes`] is returned, not a copy; a normalised JPEG is handed over
+//! without a copy too.
 //!
 //! Measured times for that 12-megapixel JPEG on one idle core (release build): about 0.16 s to
 //! decode, 0.03 s for the thumbnail and 0.45 s to encode the normalised JPEG at quality 85
@@ -78,7 +97,8 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::Bytes;
-use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, GenericImageView, ImageBuffer, Rgb, RgbImage, imageops};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::inspect::{ImageInfo, Inspected, VideoInfo};
@@ -86,7 +106,7 @@ use crate::{MediaConfig, MediaError, MediaKind};
 
 pub use encode::thumbnail_size;
 
-use decode::Decoded;
+use decode::{Decoded, MAX_JPEG_EDGE};
 use upright::{OnWhite, Upright};
 
 /// The JPEG quality of normalised images.
@@ -240,9 +260,9 @@ pub fn placeholder_thumbnail(width: u32, height: u32, edge: u32) -> Vec<u8> {
 
 /// What [`render`] makes of a decoded image.
 struct Rendered {
-    /// The upright width.
+    /// The width of the image sent: upright, and scaled down when normalising a large image.
     width: u32,
-    /// The upright height.
+    /// The height of the image sent.
     height: u32,
     /// The normalised JPEG, when asked for.
     jpeg: Option<Vec<u8>>,
@@ -251,17 +271,21 @@ struct Rendered {
 }
 
 /// Renders the normalised JPEG (when configured) and the thumbnail from one decoded image,
-/// through an [`Upright`] view of its 8-bit pixels.
+/// through an [`Upright`] view of its pixels (8- or 16-bit, never converted to a second buffer).
 fn render(decoded: Decoded, config: &MediaConfig, input_len: usize) -> Result<Rendered, MediaError> {
     let Decoded { image, orientation, icc_profile } = decoded;
     let output = Output { icc_profile, config, input_len };
     match image {
-        DynamicImage::ImageRgb8(pixels) => output.render(&Upright::new(&pixels, orientation)),
-        DynamicImage::ImageRgba8(pixels) => output.render(&Upright::new(&pixels, orientation)),
-        DynamicImage::ImageLuma8(pixels) => output.render(&Upright::new(&pixels, orientation)),
-        DynamicImage::ImageLumaA8(pixels) => output.render(&Upright::new(&pixels, orientation)),
-        // 16-bit PNGs (and any deeper format): converted to 8-bit RGBA first, the original freed.
-        other => output.render(&Upright::new(&other.into_rgba8(), orientation)),
+        DynamicImage::ImageRgb8(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageRgba8(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageLuma8(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageLumaA8(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageRgb16(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageRgba16(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageLuma16(pixels) => output.render(pixels, orientation),
+        DynamicImage::ImageLumaA16(pixels) => output.render(pixels, orientation),
+        // Floating-point pixels: none of the JPEG, PNG and WEBP decoders produces them.
+        other => output.render(other.into_rgba8(), orientation),
     }
 }
 
@@ -275,16 +299,49 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
-    /// Encodes the normalised JPEG (when configured) and the thumbnail of an upright view.
-    fn render<P: OnWhite>(self, view: &Upright<'_, P>) -> Result<Rendered, MediaError> {
+    /// Encodes the normalised JPEG (when configured) and the thumbnail of the upright `pixels`.
+    /// When normalising an image whose longer edge exceeds [`MediaConfig::max_image_edge`], it is
+    /// first scaled down (by area averaging), and the decoded pixels are freed before encoding.
+    fn render<P: OnWhite>(
+        self,
+        pixels: ImageBuffer<P, Vec<P::Subpixel>>,
+        orientation: Orientation,
+    ) -> Result<Rendered, MediaError> {
+        let view = Upright::new(&pixels, orientation);
         let (width, height) = view.dimensions();
-        let jpeg = if self.config.normalize_images_to_jpeg {
-            Some(encode::jpeg(view, IMAGE_QUALITY, self.icc_profile, self.input_len).map_err(encode::error)?)
-        } else {
-            None
-        };
-        let thumbnail = encode::thumbnail(view, self.config.thumbnail_edge).map_err(encode::error)?;
-        Ok(Rendered { width, height, jpeg, thumbnail })
+        if !self.config.normalize_images_to_jpeg {
+            let thumbnail = encode::thumbnail(&view, self.config.thumbnail_edge).map_err(encode::error)?;
+            return Ok(Rendered { width, height, jpeg: None, thumbnail });
+        }
+        let edge = self.config.max_image_edge.clamp(1, MAX_JPEG_EDGE);
+        if width.max(height) <= edge {
+            let capacity = self.input_len;
+            return self.encode(&view, capacity);
+        }
+        let (new_width, new_height) = thumbnail_size(width, height, edge);
+        // Area averaging writes straight into the smaller buffer; the image crate's filtered
+        // `resize` would first build a 16-byte-per-pixel buffer of width × new height.
+        let scaled = imageops::thumbnail(&view, new_width, new_height);
+        drop(pixels);
+        // The output guess shrinks with the area.
+        let shrink = (u64::from(width) * u64::from(height)) / (u64::from(new_width) * u64::from(new_height)).max(1);
+        let capacity = self.input_len / usize::try_from(shrink.max(1)).unwrap_or(usize::MAX);
+        self.encode(&scaled, capacity)
+    }
+
+    /// Encodes `image` as the normalised JPEG, refused when larger than
+    /// [`MediaConfig::max_image_bytes`], and its thumbnail.
+    fn encode<I>(self, image: &I, capacity: usize) -> Result<Rendered, MediaError>
+    where
+        I: GenericImageView<Pixel = Rgb<u8>>,
+    {
+        let (width, height) = image.dimensions();
+        let jpeg = encode::jpeg(image, IMAGE_QUALITY, self.icc_profile, capacity).map_err(encode::error)?;
+        if jpeg.len() > self.config.max_image_bytes {
+            return Err(MediaError::TooLarge { limit: self.config.max_image_bytes });
+        }
+        let thumbnail = encode::thumbnail(image, self.config.thumbnail_edge).map_err(encode::error)?;
+        Ok(Rendered { width, height, jpeg: Some(jpeg), thumbnail })
     }
 }
 
