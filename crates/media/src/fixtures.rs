@@ -51,9 +51,16 @@ impl Default for Video {
 
 impl Video {
     /// The file's bytes: `ftyp`, `moov` (with one video track) and `mdat`.
+    ///
+    /// The track has a real sample table: one sample lasting the whole duration, as large as
+    /// the whole `mdat` payload, in one chunk that starts at the `mdat` payload. The length of
+    /// the file is the length with `mdat_len: 0` plus `mdat_len`.
     pub fn build(&self) -> Vec<u8> {
         let ftyp = boxed(b"ftyp", &[&self.brand[..], &0u32.to_be_bytes(), &self.brand, b"mp41"].concat());
-        let moov = boxed(b"moov", &[self.mvhd(), self.trak()].concat());
+        let moov = |chunk_offset: u32| boxed(b"moov", &[self.mvhd(), self.trak(chunk_offset)].concat());
+        // The chunk offset field has a fixed width, so the length of `moov` does not depend on it.
+        let before_mdat_payload = ftyp.len() + 8 + if self.moov_first { moov(0).len() } else { 0 };
+        let moov = moov(u32::try_from(before_mdat_payload).expect("fixture boxes are small"));
         let mdat = boxed(b"mdat", &vec![0x5A; self.mdat_len]);
         if self.moov_first { [ftyp, moov, mdat].concat() } else { [ftyp, mdat, moov].concat() }
     }
@@ -73,7 +80,7 @@ impl Video {
         boxed(b"mvhd", &b)
     }
 
-    fn trak(&self) -> Vec<u8> {
+    fn trak(&self, chunk_offset: u32) -> Vec<u8> {
         let mut tkhd = vec![0, 0, 0, 3]; // version 0, flags: enabled | in movie
         tkhd.extend(0u32.to_be_bytes());
         tkhd.extend(0u32.to_be_bytes());
@@ -116,7 +123,22 @@ impl Video {
         stsd.extend(1u32.to_be_bytes());
         stsd.extend(boxed(&self.codec, &entry));
 
-        let stbl = boxed(b"stbl", &boxed(b"stsd", &stsd));
+        let full = |kind: &[u8; 4], fields: &[u32]| {
+            let body: Vec<u8> = [0u32].iter().chain(fields).flat_map(|field| field.to_be_bytes()).collect();
+            boxed(kind, &body)
+        };
+        let sample_size = u32::try_from(self.mdat_len).unwrap_or(u32::MAX);
+        let stbl = boxed(
+            b"stbl",
+            &[
+                boxed(b"stsd", &stsd),
+                full(b"stts", &[1, 1, self.duration_ms]), // one sample lasting the whole duration
+                full(b"stsc", &[1, 1, 1, 1]),             // chunks from the first: 1 sample each
+                full(b"stsz", &[0, 1, sample_size]),      // sizes per sample: the whole mdat
+                full(b"stco", &[1, chunk_offset]),
+            ]
+            .concat(),
+        );
         let minf = boxed(b"minf", &stbl);
         let mdia = boxed(b"mdia", &[boxed(b"mdhd", &mdhd), boxed(b"hdlr", &hdlr), minf].concat());
         boxed(b"trak", &[boxed(b"tkhd", &tkhd), mdia].concat())
@@ -163,6 +185,23 @@ mod tests {
     #[test]
     fn the_crc_matches_the_reference_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn the_video_passes_inspection_in_both_layouts_and_grows_with_its_mdat() {
+        use crate::inspect::{Inspected, inspect};
+        for moov_first in [true, false] {
+            let video = Video { moov_first, ..Video::default() };
+            match inspect(&video.build(), Some("video/mp4"), &crate::MediaConfig::default()) {
+                Ok(Inspected::Video(info)) => {
+                    assert_eq!((info.duration_ms, info.width, info.height), (12_500, 1080, 1920));
+                    assert_eq!(info.moov_before_mdat, moov_first);
+                }
+                other => panic!("moov first {moov_first}: {other:?}"),
+            }
+            let empty = Video { mdat_len: 0, ..video.clone() }.build().len();
+            assert_eq!(Video { mdat_len: 5000, ..video }.build().len(), empty + 5000);
+        }
     }
 
     #[test]

@@ -62,6 +62,11 @@ impl MediaPipeline {
 }
 
 /// Inspects the bytes and checks them against what the request expected.
+///
+/// The format is sniffed and compared with the declared type and the expected kind first, so
+/// bytes of the other kind are a [`MediaError::TypeMismatch`] whatever the format-specific
+/// inspection would have said of them (an HEVC or over-long video sent as an image is a
+/// mismatch, not a video error). Only then is the format inspected.
 fn check(
     bytes: &Bytes,
     declared: Option<&str>,
@@ -71,11 +76,9 @@ fn check(
     if bytes.is_empty() {
         return Err(MediaError::Empty);
     }
-    let inspected = inspect::inspect(bytes, declared, config)?;
-    let (format, kind) = match &inspected {
-        Inspected::Image(info) => (info.format, MediaKind::Image),
-        Inspected::Video(info) => (info.format, MediaKind::Video),
-    };
+    let format = inspect::sniff(bytes).ok_or(MediaError::UnsupportedType)?;
+    inspect::check_declared(declared, format)?;
+    let kind = format.kind();
     if let Some(expected) = expected.filter(|expected| *expected != kind) {
         let declared = match expected {
             MediaKind::Image => "an image",
@@ -83,6 +86,10 @@ fn check(
         };
         return Err(MediaError::TypeMismatch { declared: declared.to_owned(), detected: format.mime_type() });
     }
+    let inspected = match kind {
+        MediaKind::Image => inspect::inspect_image(bytes, format, config).map(Inspected::Image)?,
+        MediaKind::Video => inspect::inspect_video(bytes, format, config).map(Inspected::Video)?,
+    };
     let limit = match kind {
         MediaKind::Image => config.max_image_bytes,
         MediaKind::Video => config.max_video_bytes,
@@ -91,4 +98,50 @@ fn check(
         return Err(MediaError::TooLarge { limit });
     }
     Ok(inspected)
+}
+
+#[cfg(test)]
+mod tests {
+    use image::ImageFormat;
+
+    use super::*;
+    use crate::fixtures::{self, Video};
+
+    fn checked(bytes: Vec<u8>, declared: Option<&str>, expected: Option<MediaKind>) -> Result<Inspected, MediaError> {
+        check(&Bytes::from(bytes), declared, expected, &MediaConfig::default())
+    }
+
+    #[test]
+    fn a_video_that_is_not_the_expected_kind_is_a_mismatch_before_it_is_inspected() {
+        let mismatch = MediaError::TypeMismatch { declared: "an image".to_owned(), detected: "video/mp4" };
+        for video in [
+            Video::default(),
+            Video { codec: *b"hvc1", ..Video::default() },
+            Video { duration_ms: 600_000, ..Video::default() },
+        ] {
+            assert_eq!(checked(video.build(), None, Some(MediaKind::Image)), Err(mismatch.clone()), "{video:?}");
+        }
+        // Without an expected kind, the video's own errors stand.
+        let hevc = Video { codec: *b"hvc1", ..Video::default() }.build();
+        assert_eq!(checked(hevc, None, None), Err(MediaError::UnsupportedCodec("hvc1".to_owned())));
+    }
+
+    #[test]
+    fn an_image_that_is_not_the_expected_kind_is_a_mismatch_before_it_is_inspected() {
+        let mismatch = MediaError::TypeMismatch { declared: "a video".to_owned(), detected: "image/png" };
+        let bomb = fixtures::png_declaring(100_000, 100_000);
+        assert_eq!(checked(bomb.clone(), None, Some(MediaKind::Video)), Err(mismatch));
+        assert!(matches!(checked(bomb, None, Some(MediaKind::Image)), Err(MediaError::TooManyPixels { .. })));
+    }
+
+    #[test]
+    fn the_declared_type_is_still_checked_first_and_valid_media_passes() {
+        let png = fixtures::image(8, 8, ImageFormat::Png);
+        let declared = MediaError::TypeMismatch { declared: "video/mp4".to_owned(), detected: "image/png" };
+        assert_eq!(checked(png.clone(), Some("video/mp4"), Some(MediaKind::Video)), Err(declared));
+        assert!(matches!(checked(png, Some("image/png"), Some(MediaKind::Image)), Ok(Inspected::Image(_))));
+        assert!(matches!(checked(Video::default().build(), None, None), Ok(Inspected::Video(_))));
+        assert_eq!(checked(Vec::new(), None, None), Err(MediaError::Empty));
+        assert_eq!(checked(b"<html>".to_vec(), None, Some(MediaKind::Image)), Err(MediaError::UnsupportedType));
+    }
 }

@@ -24,6 +24,8 @@ const LARGE_HEADER: usize = 16;
 pub(super) struct Bmff<'a> {
     pub kind: [u8; 4],
     pub offset: usize,
+    /// The offset of the payload in the slice the box was read from (after its header).
+    pub payload_offset: usize,
     pub payload: &'a [u8],
 }
 
@@ -88,7 +90,7 @@ fn box_at(data: &[u8], pos: usize) -> Result<(Bmff<'_>, usize), MediaError> {
     match usize::try_from(size) {
         Ok(size) if size <= available => {
             let payload = data.get(pos + header..pos + size).unwrap_or_default();
-            Ok((Bmff { kind, offset: pos, payload }, pos + size))
+            Ok((Bmff { kind, offset: pos, payload_offset: pos + header, payload }, pos + size))
         }
         _ => Err(corrupt(format!("the {} box is cut off: it declares {size} bytes, {available} remain", fourcc(kind)))),
     }

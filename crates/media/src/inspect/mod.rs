@@ -71,8 +71,12 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaFormat> {
     sniff::sniff(bytes)
 }
 
-/// Checks that a declared media type (a client's `mime_type`, an origin's `Content-Type`)
-/// does not contradict the format detected from the bytes.
+/// Checks that a declared media type (the client's `mime_type`, or an upload part's content
+/// type) does not contradict the format detected from the bytes.
+///
+/// The `Content-Type` an origin server announces for a fetched URL is not checked: the
+/// pipeline ignores it (servers mislabel media too often for it to mean anything), and only the
+/// bytes decide.
 ///
 /// Only the essence counts (`type/subtype`, parameters dropped, case ignored). No declared
 /// type, an empty one, `application/octet-stream`, `binary/octet-stream` and `*/*` say
@@ -108,7 +112,12 @@ pub fn check_declared(declared: Option<&str>, detected: MediaFormat) -> Result<(
 /// - PNG: a walk over the chunk headers, skipping their data by length, must reach `IEND`
 ///   after at least one `IDAT` chunk.
 /// - WEBP: the file must be at least as long as its RIFF size declares, and the chunks within
-///   it must fit and include image data.
+///   it must fit and include image data. Every frame's own header is read too, since a
+///   decoder allocates for the size the frame declares, not the `VP8X` canvas: a still
+///   image's `VP8 `/`VP8L` chunk must declare exactly the canvas size, an `ANMF` frame must
+///   fit inside the canvas and its image chunk must declare exactly the frame's size. A frame
+///   over `config.max_image_pixels` is [`MediaError::TooManyPixels`] (with the frame's size);
+///   one within the limit that disagrees with the canvas or frame is `Corrupt`.
 ///
 /// `format` must be an image format; a video format is [`MediaError::UnsupportedType`].
 pub fn inspect_image(bytes: &[u8], format: MediaFormat, config: &MediaConfig) -> Result<ImageInfo, MediaError> {
@@ -118,14 +127,21 @@ pub fn inspect_image(bytes: &[u8], format: MediaFormat, config: &MediaConfig) ->
 /// Reads a movie's duration, first video track and layout from its box structure.
 ///
 /// The top-level boxes are walked to the end of the file (a box that runs past the end is
-/// [`MediaError::Corrupt`]); no `moov` box is [`MediaError::MissingMoov`]. The duration comes
-/// from `moov/mvhd` (versions 0 and 1; for fragmented files with no duration there, from
-/// `mvex/mehd` or the video track's `mdhd`; none at all is `Corrupt`). The first track whose
-/// `mdia/hdlr` handler is `vide` is the video track; there is none:
+/// [`MediaError::Corrupt`]); no `moov` box is [`MediaError::MissingMoov`]. The first track
+/// whose `mdia/hdlr` handler is `vide` is the video track; there is none:
 /// [`MediaError::NoVideoTrack`]. Its display size comes from `tkhd` (rotation by 90° or 270°
 /// swaps width and height; a zero size falls back to the sample entry's), its codec from the
-/// first sample entry in `mdia/minf/stbl/stsd`. Its chunk offsets (`stco`/`co64`) must lie
-/// within the file, or the media data is missing or cut off: `Corrupt`.
+/// first sample entry in `mdia/minf/stbl/stsd`.
+///
+/// The duration is the longest of: `moov/mvhd` (versions 0 and 1; when it leaves the duration
+/// unknown, `mvex/mehd` of a fragmented file), the video track's `mdhd` (required) and the sum
+/// of its sample durations in `stts`, each in its own timescale (none at all is `Corrupt`), so
+/// a short movie header cannot hide a long track.
+///
+/// The video track must have media data: at least one sample (`stsz`/`stz2`), unless the file
+/// is fragmented (a top-level `moof`), and every chunk of it (offset from `stco`/`co64`, size
+/// from `stsc` and the sample sizes) must lie inside the payload of an `mdat` box, with every
+/// sample in a chunk. Otherwise the media data is missing, cut off or elsewhere: `Corrupt`.
 ///
 /// Only H.264 (`avc1`, `avc3`) is accepted; anything else is
 /// [`MediaError::UnsupportedCodec`]. HEVC (`hvc1`, `hev1`) is refused because many Android

@@ -2,8 +2,11 @@
 //!
 //! Only box headers and a few small boxes of the `moov` box are read: the movie header
 //! (`mvhd`) for the duration, and the first video track's header (`tkhd`), handler (`hdlr`),
-//! sample description (`stsd`) and chunk offsets (`stco`/`co64`). The media data (`mdat`) is
-//! skipped by its size, never scanned.
+//! media header (`mdhd`) and sample table (`stsd`, `stts`, `stsc`, `stsz`/`stz2`,
+//! `stco`/`co64`). The media data (`mdat`) is skipped by its size, never scanned: only the
+//! file ranges its samples occupy are compared with the `mdat` payloads.
+
+use std::ops::Range;
 
 use super::bmff::{self, Bmff, Tail, fourcc};
 use super::{VideoInfo, corrupt, read};
@@ -17,10 +20,15 @@ use crate::{MediaConfig, MediaError, MediaFormat, MediaKind};
 const H264: [&[u8; 4]; 2] = [b"avc1", b"avc3"];
 
 /// The top-level boxes that matter.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct TopLevel<'a> {
     moov: Option<Bmff<'a>>,
     mdat_offset: Option<usize>,
+    /// The file ranges of the payloads of every `mdat` box, in file order (so sorted and
+    /// disjoint).
+    mdat_payloads: Vec<Range<u64>>,
+    /// Whether there is a movie fragment (`moof`): samples may then live in fragments only.
+    fragmented: bool,
 }
 
 /// A duration in a timescale (units per second).
@@ -33,14 +41,16 @@ struct Timing {
 
 /// What the first video track says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct VideoTrack {
+struct VideoTrack<'a> {
     width: u32,
     height: u32,
     codec: [u8; 4],
-    /// The track's own duration (`mdhd`), used when the movie header has none.
-    timing: Option<Timing>,
-    /// The largest file offset of a chunk of the track's media data.
-    max_chunk_offset: Option<u64>,
+    /// The track's own timescale and duration (`mdhd`).
+    timing: Timing,
+    /// The sum of the sample durations (`stts`), in the track's timescale.
+    sample_duration: u64,
+    /// The payload of the track's sample table (`stbl`).
+    stbl: &'a [u8],
 }
 
 /// Inspects an MP4 or QuickTime movie; see [`super::inspect_video`] for the rules.
@@ -52,7 +62,7 @@ pub(super) fn inspect_video(bytes: &[u8], format: MediaFormat, config: &MediaCon
     let moov = top.moov.ok_or(MediaError::MissingMoov)?;
     let track = video_track(moov.payload)?.ok_or(MediaError::NoVideoTrack)?;
     let duration_ms = movie_duration_ms(moov.payload, &track)?;
-    check_media_data(bytes, &track)?;
+    check_media_data(&top, &track)?;
     if !H264.contains(&&track.codec) {
         return Err(MediaError::UnsupportedCodec(fourcc(track.codec)));
     }
@@ -71,12 +81,17 @@ pub(super) fn inspect_video(bytes: &[u8], format: MediaFormat, config: &MediaCon
 /// Walks every top-level box (so that a truncated last box is noticed) and keeps the first
 /// `moov` and the offset of the first `mdat`.
 fn top_level(bytes: &[u8]) -> Result<TopLevel<'_>, MediaError> {
-    let mut top = TopLevel { moov: None, mdat_offset: None };
+    let mut top = TopLevel { moov: None, mdat_offset: None, mdat_payloads: Vec::new(), fragmented: false };
     for found in bmff::boxes(bytes, Tail::Strict) {
         let found = found?;
         match &found.kind {
             b"moov" if top.moov.is_none() => top.moov = Some(found),
-            b"mdat" if top.mdat_offset.is_none() => top.mdat_offset = Some(found.offset),
+            b"mdat" => {
+                top.mdat_offset.get_or_insert(found.offset);
+                let start = found.payload_offset as u64;
+                top.mdat_payloads.push(start..start + found.payload.len() as u64);
+            }
+            b"moof" => top.fragmented = true,
             _ => {}
         }
     }
@@ -84,7 +99,7 @@ fn top_level(bytes: &[u8]) -> Result<TopLevel<'_>, MediaError> {
 }
 
 /// The first track whose media handler is `vide`, read.
-fn video_track(moov: &[u8]) -> Result<Option<VideoTrack>, MediaError> {
+fn video_track(moov: &[u8]) -> Result<Option<VideoTrack<'_>>, MediaError> {
     for child in bmff::boxes(moov, Tail::Lenient) {
         let child = child?;
         if &child.kind == b"trak" && handler_type(child.payload)? == Some(*b"vide") {
@@ -103,8 +118,8 @@ fn handler_type(trak: &[u8]) -> Result<Option<[u8; 4]>, MediaError> {
     read::array::<4>(hdlr.payload, 8).map(Some).ok_or_else(|| corrupt("the hdlr box is too short"))
 }
 
-/// Reads the codec, display size, duration and chunk offsets of a video track.
-fn read_track(trak: &[u8]) -> Result<VideoTrack, MediaError> {
+/// Reads the codec, display size and durations of a video track, and finds its sample table.
+fn read_track(trak: &[u8]) -> Result<VideoTrack<'_>, MediaError> {
     let stbl = bmff::find_path(trak, &[b"mdia", b"minf", b"stbl"])?;
     let stbl = stbl.ok_or_else(|| corrupt("the video track has no sample table"))?;
     let stsd =
@@ -112,11 +127,10 @@ fn read_track(trak: &[u8]) -> Result<VideoTrack, MediaError> {
     let entry = first_sample_entry(stsd.payload)?;
     let size = display_size(trak)?.or_else(|| sample_entry_size(entry.payload));
     let (width, height) = size.ok_or_else(|| corrupt("the video track declares no width or height"))?;
-    let timing = match bmff::find_path(trak, &[b"mdia", b"mdhd"])? {
-        Some(mdhd) => Some(timing(mdhd.payload, "mdhd")?),
-        None => None,
-    };
-    Ok(VideoTrack { width, height, codec: entry.kind, timing, max_chunk_offset: max_chunk_offset(stbl.payload)? })
+    let mdhd = bmff::find_path(trak, &[b"mdia", b"mdhd"])?;
+    let timing = timing(mdhd.ok_or_else(|| corrupt("the video track has no media header (mdhd)"))?.payload, "mdhd")?;
+    let sample_duration = sample_duration(stbl.payload)?;
+    Ok(VideoTrack { width, height, codec: entry.kind, timing, sample_duration, stbl: stbl.payload })
 }
 
 /// The first sample entry of a `stsd` box: its type is the codec.
@@ -188,20 +202,51 @@ fn timing(payload: &[u8], name: &str) -> Result<Timing, MediaError> {
     Ok(Timing { timescale, duration: duration.filter(|&duration| duration != 0) })
 }
 
-/// The movie's duration in milliseconds: from the movie header, else from the fragment
-/// duration of a fragmented file (`mvex/mehd`), else from the video track's media header.
-fn movie_duration_ms(moov: &[u8], track: &VideoTrack) -> Result<u64, MediaError> {
+/// The movie's duration in milliseconds: the longest of what the movie header says (or, when
+/// it leaves the duration unknown, the fragment duration of a fragmented file, `mvex/mehd`),
+/// what the video track's media header says, and the sum of its sample durations. A file
+/// cannot pass for shorter than it plays by lying in one of them.
+fn movie_duration_ms(moov: &[u8], track: &VideoTrack<'_>) -> Result<u64, MediaError> {
     let mvhd = bmff::find(moov, b"mvhd")?.ok_or_else(|| corrupt("the video has no movie header (mvhd)"))?;
     let movie = timing(mvhd.payload, "mvhd")?;
-    if let Some(duration) = movie.duration {
-        return Ok(to_ms(duration, movie.timescale));
-    }
-    if let Some(duration) = fragment_duration(moov)? {
-        return Ok(to_ms(duration, movie.timescale));
-    }
-    match track.timing {
-        Some(Timing { timescale, duration: Some(duration) }) => Ok(to_ms(duration, timescale)),
-        _ => Err(corrupt("the video does not declare its duration")),
+    let movie_duration = match movie.duration {
+        Some(duration) => Some(duration),
+        None => fragment_duration(moov)?,
+    };
+    let media = track.timing;
+    [
+        movie_duration.map(|duration| to_ms(duration, movie.timescale)),
+        media.duration.map(|duration| to_ms(duration, media.timescale)),
+        Some(track.sample_duration).filter(|&duration| duration != 0).map(|duration| to_ms(duration, media.timescale)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .ok_or_else(|| corrupt("the video does not declare its duration"))
+}
+
+/// The sum of the sample durations in the `stts` box (sample count × sample delta per entry),
+/// saturating; zero when there is no `stts` box or it is empty (fragmented files).
+fn sample_duration(stbl: &[u8]) -> Result<u64, MediaError> {
+    let Some(stts) = bmff::find(stbl, b"stts")? else {
+        return Ok(0);
+    };
+    let entries = table(stts.payload, 8, "stts")?;
+    Ok(entries.chunks_exact(8).fold(0_u64, |sum, entry| {
+        let count = read::be_u32(entry, 0).unwrap_or_default();
+        let delta = read::be_u32(entry, 4).unwrap_or_default();
+        sum.saturating_add(u64::from(count) * u64::from(delta))
+    }))
+}
+
+/// The entries of a full box holding a 32-bit entry count then entries of `width` bytes: the
+/// declared number of entries must be there.
+fn table<'a>(payload: &'a [u8], width: usize, name: &str) -> Result<&'a [u8], MediaError> {
+    let count = read::be_u32(payload, 4).ok_or_else(|| corrupt(format!("the {name} box is too short")))?;
+    let len = usize::try_from(count).ok().and_then(|count| count.checked_mul(width));
+    match len.and_then(|len| payload.get(8..8 + len)) {
+        Some(entries) => Ok(entries),
+        None => Err(corrupt(format!("the {name} box is cut off"))),
     }
 }
 
@@ -224,33 +269,142 @@ fn to_ms(duration: u64, timescale: u32) -> u64 {
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
-/// The largest chunk offset in the track's `stco` or `co64` box, `None` if it has neither
-/// or no chunks (fragmented files keep their samples in fragments).
-fn max_chunk_offset(stbl: &[u8]) -> Result<Option<u64>, MediaError> {
-    let (table, width) = match (bmff::find(stbl, b"stco")?, bmff::find(stbl, b"co64")?) {
-        (Some(stco), _) => (stco, 4),
-        (None, Some(co64)) => (co64, 8),
-        (None, None) => return Ok(None),
-    };
-    let count = read::be_u32(table.payload, 4).ok_or_else(|| corrupt("the chunk offset box is too short"))?;
-    let entries = table.payload.get(8..).unwrap_or_default();
-    if (entries.len() / width) < count as usize {
-        return Err(corrupt("the chunk offset box is cut off"));
-    }
-    let offsets = entries
-        .chunks_exact(width)
-        .take(count as usize)
-        .map(|entry| entry.iter().fold(0_u64, |value, &byte| (value << 8) | u64::from(byte)));
-    Ok(offsets.max())
+/// The sizes of a track's samples, from `stsz` or `stz2`.
+#[derive(Debug, Clone, Copy)]
+enum SampleSizes<'a> {
+    /// Every sample has this size.
+    Constant { size: u32, count: u32 },
+    /// A size per sample, of `bits` bits each (4, 8, 16 or 32).
+    Table { entries: &'a [u8], bits: u8, count: u32 },
 }
 
-/// Refuses a movie whose media data lies (partly) beyond the end of the file: a file cut off
-/// inside or before its `mdat`, or one that refers to media in other files.
-fn check_media_data(bytes: &[u8], track: &VideoTrack) -> Result<(), MediaError> {
-    match track.max_chunk_offset {
-        Some(offset) if offset >= bytes.len() as u64 => Err(corrupt("the video's media data is missing or cut off")),
-        _ => Ok(()),
+impl SampleSizes<'_> {
+    /// Reads `stsz` (or `stz2`); `None` if the track has neither.
+    fn read(stbl: &[u8]) -> Result<Option<SampleSizes<'_>>, MediaError> {
+        let too_short = |name: &str| corrupt(format!("the {name} box is too short"));
+        if let Some(stsz) = bmff::find(stbl, b"stsz")? {
+            let payload = stsz.payload;
+            let (size, count) =
+                read::be_u32(payload, 4).zip(read::be_u32(payload, 8)).ok_or_else(|| too_short("stsz"))?;
+            return if size != 0 {
+                Ok(Some(SampleSizes::Constant { size, count }))
+            } else {
+                Self::table(payload.get(12..).unwrap_or_default(), 32, count, "stsz").map(Some)
+            };
+        }
+        let Some(stz2) = bmff::find(stbl, b"stz2")? else {
+            return Ok(None);
+        };
+        let payload = stz2.payload;
+        let (bits, count) = read::u8_at(payload, 7).zip(read::be_u32(payload, 8)).ok_or_else(|| too_short("stz2"))?;
+        if !matches!(bits, 4 | 8 | 16) {
+            return Err(corrupt(format!("the stz2 box has an invalid field size {bits}")));
+        }
+        Self::table(payload.get(12..).unwrap_or_default(), bits, count, "stz2").map(Some)
     }
+
+    fn table<'a>(entries: &'a [u8], bits: u8, count: u32, name: &str) -> Result<SampleSizes<'a>, MediaError> {
+        if (entries.len() as u64) * 8 < u64::from(count) * u64::from(bits) {
+            return Err(corrupt(format!("the {name} box is cut off")));
+        }
+        Ok(SampleSizes::Table { entries, bits, count })
+    }
+
+    fn count(&self) -> u32 {
+        match *self {
+            SampleSizes::Constant { count, .. } | SampleSizes::Table { count, .. } => count,
+        }
+    }
+
+    /// The total size of `len` samples from sample `first` (0-based, within the count).
+    fn total(&self, first: u32, len: u32) -> u64 {
+        match *self {
+            SampleSizes::Constant { size, .. } => u64::from(size) * u64::from(len),
+            SampleSizes::Table { entries, bits, .. } => (first..first.saturating_add(len))
+                .map(|index| {
+                    let index = index as usize;
+                    let size = match bits {
+                        4 => read::u8_at(entries, index / 2)
+                            .map(|byte| if index.is_multiple_of(2) { byte >> 4 } else { byte & 0x0F })
+                            .map(u32::from),
+                        8 => read::u8_at(entries, index).map(u32::from),
+                        16 => read::be_u16(entries, index * 2).map(u32::from),
+                        _ => read::be_u32(entries, index * 4),
+                    };
+                    u64::from(size.unwrap_or_default())
+                })
+                .sum(),
+        }
+    }
+}
+
+/// The chunk offsets of a track (`stco`, or `co64` for 64-bit offsets), as file offsets.
+fn chunk_offsets(stbl: &[u8]) -> Result<Option<impl Iterator<Item = u64> + '_>, MediaError> {
+    let (entries, width) = match (bmff::find(stbl, b"stco")?, bmff::find(stbl, b"co64")?) {
+        (Some(stco), _) => (table(stco.payload, 4, "stco")?, 4),
+        (None, Some(co64)) => (table(co64.payload, 8, "co64")?, 8),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(
+        entries
+            .chunks_exact(width)
+            .map(|entry| entry.iter().fold(0_u64, |value, &byte| (value << 8) | u64::from(byte))),
+    ))
+}
+
+/// Refuses a movie whose video track has no media data, or whose media data does not lie in
+/// the file's `mdat` boxes: a file cut off inside or before its `mdat`, one that refers to
+/// media in other files, or one whose offsets point elsewhere (into `moov`, past the end).
+///
+/// The video track must have samples (`stsz`/`stz2`), unless the file is fragmented (has a
+/// `moof` box), where they may all be in fragments. The samples are laid out in chunks:
+/// `stsc` says how many samples each chunk holds, `stsz` their sizes and `stco`/`co64` where
+/// each chunk starts. Every chunk must lie entirely within the payload of one `mdat` box, and
+/// every sample must be in a chunk. The work is linear in the size of these tables (which lie
+/// in the file), whatever counts they declare.
+fn check_media_data(top: &TopLevel<'_>, track: &VideoTrack<'_>) -> Result<(), MediaError> {
+    let sizes = SampleSizes::read(track.stbl)?;
+    let count = sizes.map_or(0, |sizes| sizes.count());
+    let Some(sizes) = sizes.filter(|_| count > 0) else {
+        return if top.fragmented { Ok(()) } else { Err(corrupt("the video track has no samples (no media data)")) };
+    };
+    let offsets = chunk_offsets(track.stbl)?;
+    let offsets = offsets.ok_or_else(|| corrupt("the video track does not say where its samples are (no stco)"))?;
+    let stsc = bmff::find(track.stbl, b"stsc")?.ok_or_else(|| corrupt("the video track has no stsc box"))?;
+    let runs = table(stsc.payload, 12, "stsc")?;
+    let run_at = |index: usize| read::be_u32(runs, index * 12).zip(read::be_u32(runs, index * 12 + 4));
+    let run_count = runs.len() / 12;
+    if run_count == 0 {
+        return Err(corrupt("the video track does not say how its samples are grouped (empty stsc)"));
+    }
+    let mut run = 0;
+    let mut next_sample = 0_u32;
+    for (index, offset) in offsets.enumerate() {
+        if next_sample == count {
+            break;
+        }
+        let chunk = index as u64 + 1;
+        while run + 1 < run_count && run_at(run + 1).is_some_and(|(first, _)| u64::from(first) <= chunk) {
+            run += 1;
+        }
+        let per_chunk = run_at(run).map_or(0, |(_, samples)| samples);
+        let in_chunk = per_chunk.min(count - next_sample);
+        let end = offset.checked_add(sizes.total(next_sample, in_chunk));
+        next_sample += in_chunk;
+        if !end.is_some_and(|end| in_media_data(&top.mdat_payloads, offset..end)) {
+            return Err(corrupt("the video's media data is missing, cut off or outside its mdat box"));
+        }
+    }
+    if next_sample < count {
+        return Err(corrupt("the video track has samples in no chunk"));
+    }
+    Ok(())
+}
+
+/// Whether `range` lies within one of the (sorted, disjoint) `mdat` payloads.
+fn in_media_data(payloads: &[Range<u64>], range: Range<u64>) -> bool {
+    let after = payloads.partition_point(|payload| payload.start <= range.start);
+    after.checked_sub(1).and_then(|index| payloads.get(index)).is_some_and(|payload| range.end <= payload.end)
 }
 
 /// Refuses a video longer than the configured limit (compared in milliseconds).

@@ -5,16 +5,19 @@
 //! is `VP8 ` (lossy), `VP8L` (lossless) or `VP8X` (extended: canvas size, then other chunks).
 //! Truncation is detected by the RIFF size: every encoder writes it, and a file shorter than it
 //! declares is cut off. The chunks inside are then walked (headers only) to check that they
-//! fit and that one of them holds an image.
+//! fit, that one of them holds an image, and that every frame's own header agrees with the
+//! canvas (a decoder allocates for the size the frame declares, not the canvas).
 
-use super::images::Header;
+use super::images::{Header, check_pixels};
 use super::{corrupt, read};
-use crate::MediaError;
+use crate::{MediaConfig, MediaError};
 
 /// The offset of the first chunk, after `RIFF`, the size and `WEBP`.
 const FIRST_CHUNK_AT: usize = 12;
 /// A chunk's type and size fields.
 const CHUNK_HEADER: usize = 8;
+/// The fields of an `ANMF` chunk before its frame data: offset, size, duration and flags.
+const ANMF_HEADER: usize = 16;
 /// The start code of a VP8 key frame.
 const VP8_START_CODE: [u8; 3] = [0x9D, 0x01, 0x2A];
 /// The first byte of a VP8L stream.
@@ -45,16 +48,90 @@ pub(super) fn header(bytes: &[u8]) -> Result<Header, MediaError> {
 }
 
 /// Walks every chunk inside the RIFF size and requires one that holds an image.
-pub(super) fn check_complete(bytes: &[u8], header: &Header) -> Result<(), MediaError> {
+///
+/// Every image chunk is also read, because a decoder decodes a frame at the size its own
+/// header declares (up to 16383×16383), not at the canvas size of a `VP8X` header:
+/// - each `VP8 ` or `VP8L` chunk at the top level (the still image) must declare exactly the
+///   size in the header (the canvas, or the first chunk's own size for a simple file);
+/// - each `ANMF` frame must fit inside the canvas at its offset, and the `VP8 ` or `VP8L`
+///   chunk inside it must declare exactly the frame's size.
+///
+/// A frame over `config.max_image_pixels` is [`MediaError::TooManyPixels`] (with the frame's
+/// declared size: it is the bomb); a frame within the limit that disagrees with the canvas,
+/// or an unreadable frame header, is [`MediaError::Corrupt`]. Only headers are read.
+pub(super) fn check_complete(bytes: &[u8], header: &Header, config: &MediaConfig) -> Result<(), MediaError> {
     let riff = riff_body(bytes)?;
     let mut pos = header.rest;
     let mut has_image = false;
     while pos < riff.len() {
         let chunk = chunk_at(riff, pos)?;
-        has_image |= matches!(&chunk.kind, b"VP8 " | b"VP8L" | b"ANMF");
+        match &chunk.kind {
+            b"VP8 " | b"VP8L" => {
+                let (width, height) = frame_dimensions(&chunk, config)?;
+                if (width, height) != (header.width, header.height) {
+                    return Err(corrupt(format!(
+                        "the WEBP image data is {width}×{height} pixels but its canvas is {}×{}",
+                        header.width, header.height
+                    )));
+                }
+                has_image = true;
+            }
+            b"ANMF" => {
+                check_animation_frame(chunk.data, header, config)?;
+                has_image = true;
+            }
+            _ => {}
+        }
         pos = chunk.next;
     }
     if has_image { Ok(()) } else { Err(corrupt("the WEBP has no image data")) }
+}
+
+/// The size a `VP8 ` or `VP8L` chunk's bitstream declares, checked against the pixel limit.
+fn frame_dimensions(chunk: &Chunk<'_>, config: &MediaConfig) -> Result<(u32, u32), MediaError> {
+    let dimensions = match &chunk.kind {
+        b"VP8 " => vp8_dimensions(chunk.data),
+        _ => vp8l_dimensions(chunk.data),
+    };
+    let (width, height) = dimensions.ok_or_else(|| corrupt("the WEBP image data has an invalid header"))?;
+    check_pixels(width, height, config)?;
+    Ok((width, height))
+}
+
+/// Checks an `ANMF` chunk: offset (24 bits each, in units of 2 pixels) and size (24 bits each,
+/// minus one) inside the canvas, and its image chunk of exactly that size.
+fn check_animation_frame(data: &[u8], canvas: &Header, config: &MediaConfig) -> Result<(), MediaError> {
+    let field = |at| read::le_u24(data, at).map(u64::from);
+    let (Some(x), Some(y), Some(width), Some(height)) = (field(0), field(3), field(6), field(9)) else {
+        return Err(corrupt("the WEBP animation frame header is cut off"));
+    };
+    let (x, y, width, height) = (x * 2, y * 2, width + 1, height + 1);
+    // 24-bit fields plus one fit in a u32.
+    let (frame_width, frame_height) =
+        (u32::try_from(width).unwrap_or(u32::MAX), u32::try_from(height).unwrap_or(u32::MAX));
+    check_pixels(frame_width, frame_height, config)?;
+    if x + width > u64::from(canvas.width) || y + height > u64::from(canvas.height) {
+        return Err(corrupt(format!(
+            "a WEBP animation frame of {width}×{height} pixels at ({x}, {y}) does not fit its {}×{} canvas",
+            canvas.width, canvas.height
+        )));
+    }
+    let frame = data.get(ANMF_HEADER..).unwrap_or_default();
+    let mut pos = 0;
+    while pos < frame.len() {
+        let chunk = chunk_at(frame, pos)?;
+        if matches!(&chunk.kind, b"VP8 " | b"VP8L") {
+            let declared = frame_dimensions(&chunk, config)?;
+            if declared != (frame_width, frame_height) {
+                return Err(corrupt(format!(
+                    "a WEBP animation frame's image data is {}×{} pixels but the frame is {width}×{height}",
+                    declared.0, declared.1
+                )));
+            }
+        }
+        pos = chunk.next;
+    }
+    Ok(())
 }
 
 /// The bytes covered by the RIFF size (trailing data after it is ignored), or an error if the
