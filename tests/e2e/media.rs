@@ -33,39 +33,35 @@ async fn paired_server(ws: &Workspace, key: &str, env: &[(&str, &str)]) -> Serve
 #[tokio::test]
 async fn an_image_by_url_from_a_private_address_needs_the_opt_in() {
     let url = jpeg_server().await;
-    let ws = Workspace::new();
-    let (_, key) = ws.tenant_with_key("Acme");
     let body = json!({"type": "image", "caption": "Flash sale!", "media": {"url": url}});
+    let publish = |env: &'static [(&'static str, &'static str)]| {
+        let body = body.clone();
+        async move {
+            let ws = Workspace::new();
+            let (_, key) = ws.tenant_with_key("Acme");
+            let server = paired_server(&ws, &key, env).await;
+            let res = server.post("/v1/sessions/s1/statuses", &key, &body).await;
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
 
-    // The defaults refuse it before connecting: plain http, and a loopback address.
-    let server = paired_server(&ws, &key, &[]).await;
-    let res = server
-        .http
-        .post(server.url("/v1/sessions/s1/statuses"))
-        .header("x-api-key", &key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "media_scheme_not_allowed");
-    drop(server);
+    // The defaults refuse it before connecting: plain http...
+    let (status, problem) = publish(&[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "media_scheme_not_allowed");
 
-    let ws = Workspace::new();
-    let (_, key) = ws.tenant_with_key("Acme");
-    let opt_in = [("WASTATUS__MEDIA__ALLOW_HTTP", "true"), ("WASTATUS__MEDIA__ALLOW_PRIVATE_NETWORKS", "true")];
-    let server = paired_server(&ws, &key, &opt_in).await;
-    let res = server
-        .http
-        .post(server.url("/v1/sessions/s1/statuses"))
-        .header("x-api-key", &key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let status: Value = res.json().await.unwrap();
-    assert_eq!(status["state"], "published");
-    assert_eq!(status["media"]["mime_type"], "image/jpeg");
-    assert_eq!((status["media"]["width"].as_u64(), status["media"]["height"].as_u64()), (Some(800), Some(600)));
+    // ...and, with http allowed, the loopback address, without saying which address it was.
+    let (status, problem) = publish(&[("WASTATUS__MEDIA__ALLOW_HTTP", "true")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "media_blocked_address");
+    assert_eq!(problem["field"], "media");
+    assert!(!problem["detail"].as_str().unwrap().contains("127.0.0.1"), "{problem}");
+
+    // With both opt-ins (for tests only) it is fetched and published.
+    let (status, published) =
+        publish(&[("WASTATUS__MEDIA__ALLOW_HTTP", "true"), ("WASTATUS__MEDIA__ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{published}");
+    assert_eq!(published["state"], "published");
+    assert_eq!(published["media"]["mime_type"], "image/jpeg");
+    assert_eq!((published["media"]["width"].as_u64(), published["media"]["height"].as_u64()), (Some(800), Some(600)));
 }

@@ -169,6 +169,12 @@ impl ApiError {
         self
     }
 
+    /// Names the request member at fault.
+    pub fn with_field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self

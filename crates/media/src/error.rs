@@ -13,8 +13,10 @@ pub enum MediaError {
     /// The scheme is not `https` (or `http` when allowed).
     #[error("media URLs must use https{}", if *.http_allowed { " or http" } else { "" })]
     SchemeNotAllowed { http_allowed: bool },
-    /// The host resolves to (or is) an address that is not public.
-    #[error("the media URL points to a non-public address ({address}); it is refused")]
+    /// The host resolves to (or is) an address that is not public. The address is kept for the
+    /// server's logs but not put in the message: for a host name it would tell a client what
+    /// the server's own DNS says about internal names.
+    #[error("the media URL points to a non-public address; it is refused")]
     BlockedAddress { address: IpAddr },
     /// The host name does not resolve.
     #[error("the media host {0} could not be resolved")]
@@ -73,6 +75,31 @@ pub enum MediaError {
 }
 
 impl MediaError {
+    /// Every code [`MediaError::code`] can return.
+    pub const CODES: &'static [&'static str] = &[
+        "media_invalid_url",
+        "media_scheme_not_allowed",
+        "media_blocked_address",
+        "media_unresolvable_host",
+        "media_too_many_redirects",
+        "media_origin_error",
+        "media_fetch_timeout",
+        "media_fetch_failed",
+        "media_too_large",
+        "media_empty",
+        "media_invalid_base64",
+        "media_unsupported_type",
+        "media_type_mismatch",
+        "media_corrupt",
+        "media_too_many_pixels",
+        "media_dimensions_unsupported",
+        "internal",
+        "video_missing_moov",
+        "video_too_long",
+        "video_unsupported_codec",
+        "video_no_video_track",
+    ];
+
     /// The stable code clients switch on.
     pub const fn code(&self) -> &'static str {
         match self {
@@ -98,5 +125,77 @@ impl MediaError {
             MediaError::UnsupportedCodec(_) => "video_unsupported_codec",
             MediaError::NoVideoTrack => "video_no_video_track",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// One of each variant; the match makes a new variant fail to compile here until it is added.
+    fn one_of_each() -> Vec<MediaError> {
+        let all = vec![
+            MediaError::InvalidUrl(String::new()),
+            MediaError::SchemeNotAllowed { http_allowed: false },
+            MediaError::BlockedAddress { address: IpAddr::V4(Ipv4Addr::LOCALHOST) },
+            MediaError::UnresolvableHost(String::new()),
+            MediaError::TooManyRedirects(5),
+            MediaError::OriginStatus(404),
+            MediaError::FetchTimeout(Duration::from_secs(1)),
+            MediaError::FetchFailed(String::new()),
+            MediaError::TooLarge { limit: 1 },
+            MediaError::Empty,
+            MediaError::InvalidBase64,
+            MediaError::UnsupportedType,
+            MediaError::TypeMismatch { declared: String::new(), detected: "image/jpeg" },
+            MediaError::Corrupt(String::new()),
+            MediaError::TooManyPixels { width: 1, height: 1, limit: 0 },
+            MediaError::DimensionsUnsupported { width: 1, height: 1, max: 0 },
+            MediaError::Internal(String::new()),
+            MediaError::MissingMoov,
+            MediaError::VideoTooLong { seconds: 61, limit: 60 },
+            MediaError::UnsupportedCodec(String::new()),
+            MediaError::NoVideoTrack,
+        ];
+        for e in &all {
+            match e {
+                MediaError::InvalidUrl(_)
+                | MediaError::SchemeNotAllowed { .. }
+                | MediaError::BlockedAddress { .. }
+                | MediaError::UnresolvableHost(_)
+                | MediaError::TooManyRedirects(_)
+                | MediaError::OriginStatus(_)
+                | MediaError::FetchTimeout(_)
+                | MediaError::FetchFailed(_)
+                | MediaError::TooLarge { .. }
+                | MediaError::Empty
+                | MediaError::InvalidBase64
+                | MediaError::UnsupportedType
+                | MediaError::TypeMismatch { .. }
+                | MediaError::Corrupt(_)
+                | MediaError::TooManyPixels { .. }
+                | MediaError::DimensionsUnsupported { .. }
+                | MediaError::Internal(_)
+                | MediaError::MissingMoov
+                | MediaError::VideoTooLong { .. }
+                | MediaError::UnsupportedCodec(_)
+                | MediaError::NoVideoTrack => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_code_list_is_complete_and_exact() {
+        let codes: Vec<_> = one_of_each().iter().map(MediaError::code).collect();
+        assert_eq!(codes, MediaError::CODES);
+    }
+
+    #[test]
+    fn a_blocked_address_is_not_told_to_the_client() {
+        let e = MediaError::BlockedAddress { address: "10.1.2.3".parse().unwrap() };
+        assert!(!e.to_string().contains("10.1.2.3"));
     }
 }

@@ -35,6 +35,10 @@ impl MediaPreparer for MediaPipeline {
 }
 
 fn rejected(error: MediaError) -> MediaRejected {
+    if let MediaError::BlockedAddress { address } = &error {
+        // The client is not told the address; the operator may need it.
+        tracing::info!(%address, "a media URL was refused: it resolves to a non-public address");
+    }
     MediaRejected { code: error.code(), message: error.to_string() }
 }
 

@@ -113,6 +113,8 @@ pub struct Media {
     pub max_video_seconds: u32,
     /// Re-encode images as JPEG, as the official clients do.
     pub normalize_images_to_jpeg: bool,
+    /// Images whose longer edge exceeds this are scaled down when re-encoded.
+    pub max_image_edge: u32,
     /// Seconds a media URL fetch may take in all.
     pub fetch_timeout_secs: u64,
 }
@@ -133,6 +135,7 @@ impl From<&MediaConfig> for Media {
             max_image_pixels: c.max_image_pixels,
             max_video_seconds: c.max_video_seconds,
             normalize_images_to_jpeg: c.normalize_images_to_jpeg,
+            max_image_edge: c.max_image_edge,
             fetch_timeout_secs: c.fetch_timeout.as_secs(),
         }
     }
@@ -149,6 +152,7 @@ impl Media {
             max_image_pixels: self.max_image_pixels,
             max_video_seconds: self.max_video_seconds,
             normalize_images_to_jpeg: self.normalize_images_to_jpeg,
+            max_image_edge: self.max_image_edge,
             fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout_secs),
             ..MediaConfig::default()
         }

@@ -13,6 +13,15 @@ pub struct PublishStatus {
     pub view_once: bool,
 }
 
+/// A publish whose media is prepared, ready to be stored and sent ([`Statuses::send`]).
+#[derive(Debug, Clone)]
+pub struct ReadyToPublish {
+    session: SessionKey,
+    content: StatusContent,
+    media: Option<PreparedMedia>,
+    view_once: bool,
+}
+
 /// What to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishContent {
@@ -121,11 +130,16 @@ impl Statuses {
         Self { ports }
     }
 
-    /// Stores the status (as `sending`), hands it to the driver and records the outcome.
-    ///
-    /// The status is `published` only if the driver confirmed the send. Any other outcome
-    /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`].
+    /// [`Statuses::prepare`] then [`Statuses::send`].
     pub async fn publish(&self, command: PublishStatus) -> Result<Status, PublishStatusError> {
+        let ready = self.prepare(command).await?;
+        self.send(ready).await
+    }
+
+    /// Everything a publish does before anything is stored or sent: for media, checks the session
+    /// and fetches, checks and prepares the media. Abandoning it (a client that goes away, a
+    /// time-out) leaves no trace, so callers may run it in the request itself.
+    pub async fn prepare(&self, command: PublishStatus) -> Result<ReadyToPublish, PublishStatusError> {
         let PublishStatus { session, content, view_once } = command;
         let (content, media) = match content {
             PublishContent::Text(text) => (StatusContent::Text(text), None),
@@ -144,6 +158,16 @@ impl Statuses {
                 (content, Some(prepared))
             }
         };
+        Ok(ReadyToPublish { session, content, media, view_once })
+    }
+
+    /// Stores the status (as `sending`), hands it to the driver and records the outcome.
+    ///
+    /// The status is `published` only if the driver confirmed the send. Any other outcome
+    /// stores it as `failed` with the reason and returns [`PublishStatusError::Failed`]. Once
+    /// started, this must run to its end: callers run it in a task of its own.
+    pub async fn send(&self, ready: ReadyToPublish) -> Result<Status, PublishStatusError> {
+        let ReadyToPublish { session, content, media, view_once } = ready;
         let id = StatusId::from_uuid(self.ports.ids.uuid());
         let now = self.ports.clock.now();
         let mut status = Status::accept(id, session.clone(), content, view_once, now);

@@ -48,10 +48,13 @@ pub async fn publish(
     body: PublishBody,
 ) -> Result<Response, ApiError> {
     let command = publish_command(session, body)?;
-    // Once handed to the driver, a publish runs to its recorded outcome even if the client goes
-    // away or the request times out: a send must never be cut off between WhatsApp and storage.
+    // Fetching and preparing media happens in the request: a client that goes away, or a
+    // request that times out, abandons it with nothing stored. Once stored, the status runs
+    // to its recorded outcome in a task of its own: a send is never cut off between WhatsApp
+    // and storage.
+    let ready = state.statuses.prepare(command).await.map_err(publish_error)?;
     let statuses = state.statuses.clone();
-    let outcome = tokio::spawn(async move { statuses.publish(command).await }).await.map_err(join_error)?;
+    let outcome = tokio::spawn(async move { statuses.send(ready).await }).await.map_err(join_error)?;
     match outcome {
         Ok(status) => {
             let location = format!("/v1/statuses/{}", status.id());
@@ -66,7 +69,17 @@ pub async fn publish(
                 .with_extension("status_id", status.id())
                 .with_extension("resource", Status::from(status.as_ref())))
         }
-        Err(e) => Err(ApiError::from_use_case(e)),
+        Err(e) => Err(publish_error(e)),
+    }
+}
+
+/// Media refusals name the request member at fault, like other validation errors.
+fn publish_error(error: PublishStatusError) -> ApiError {
+    match error {
+        PublishStatusError::InvalidMedia(rejected) if rejected.code != "internal" => {
+            ApiError::new(rejected.code, rejected.message).with_field("media")
+        }
+        other => ApiError::from_use_case(other),
     }
 }
 
@@ -100,14 +113,22 @@ impl<S: Send + Sync> FromRequest<S> for PublishBody {
 async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> {
     let mut request = PublishStatusRequest::default();
     let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
+            if upload.is_some() {
+                return Err(InvalidValue::new("file", "media_ambiguous", "upload one `file`, not several").into());
+            }
             let content_type = field.content_type().map(str::to_owned);
             upload = Some((field.bytes().await.map_err(multipart_error)?, content_type));
             continue;
         }
-        let value = field.text().await.map_err(multipart_error)?;
+        if !TEXT_PARTS.contains(&name.as_str()) {
+            // Unknown parts are ignored, as unknown JSON members are, and not kept in memory.
+            while field.chunk().await.map_err(multipart_error)?.is_some() {}
+            continue;
+        }
+        let value = read_text_part(&mut field, &name).await?;
         match name.as_str() {
             "type" => request.status_type = value,
             "text" => request.text = Some(value),
@@ -120,11 +141,36 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
                     ApiError::from(InvalidValue::new("view_once", "invalid_request", "view_once is true or false"))
                 })?;
             }
-            // Unknown parts are ignored, as unknown JSON members are.
+            // Every name in TEXT_PARTS has its arm above.
             _ => {}
         }
     }
+    if request.status_type.is_empty() {
+        return Err(InvalidValue::new("type", "invalid_request", "the upload needs a `type` part").into());
+    }
     Ok(PublishBody { request, upload })
+}
+
+/// The text parts an upload may have besides `file`.
+const TEXT_PARTS: [&str; 7] = ["type", "text", "background_color", "font", "caption", "mime_type", "view_once"];
+
+/// The longest text part accepted: room for the longest caption in four-byte characters.
+const MAX_TEXT_PART: usize = 16 * 1024;
+
+/// Reads a text part, refusing one longer than [`MAX_TEXT_PART`] before buffering it all.
+async fn read_text_part(field: &mut axum::extract::multipart::Field<'_>, name: &str) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > MAX_TEXT_PART {
+            return Err(ApiError::new(
+                "invalid_request",
+                format!("the part `{name}` is longer than {MAX_TEXT_PART} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::new("invalid_request", format!("the part `{name}` is not UTF-8 text")))
 }
 
 fn multipart_error(e: MultipartError) -> ApiError {

@@ -135,3 +135,10 @@ fn the_error_table_in_the_docs_is_complete() {
         assert!(doc.contains(&format!("| `{code}` | {status} |")), "docs/API.md lacks {code} ({status})");
     }
 }
+
+#[test]
+fn every_media_error_code_has_a_status() {
+    for code in wastatus_media::MediaError::CODES {
+        assert!(wastatus_http::error::CODES.iter().any(|(c, _, _)| c == code), "{code} would answer 500");
+    }
+}

@@ -104,6 +104,15 @@ async fn an_image_and_a_video_by_multipart_upload() {
     upload(&app, &key, &[("type", "image"), ("view_once", "maybe")], &jpeg, "image/jpeg")
         .await
         .problem(422, "invalid_request");
+    let doc = upload(&app, &key, &[("caption", "no type")], &jpeg, "image/jpeg").await.problem(422, "invalid_request");
+    assert_eq!(doc["field"], "type");
+    let long = "x".repeat(20_000);
+    upload(&app, &key, &[("type", "image"), ("caption", &long)], &jpeg, "image/jpeg")
+        .await
+        .problem(422, "invalid_request");
+    // Unknown parts are skipped, however large.
+    let big = "y".repeat(200_000);
+    assert_eq!(upload(&app, &key, &[("type", "image"), ("note", &big)], &jpeg, "image/jpeg").await.status, 201);
 }
 
 /// Builds a multipart body with text parts and one `file` part.
@@ -131,6 +140,29 @@ async fn upload(app: &TestApp, key: &str, parts: &[(&str, &str)], file: &[u8], f
         .body(Body::from(multipart(boundary, parts, file, file_type)))
         .unwrap();
     app.send(request).await
+}
+
+#[tokio::test]
+async fn one_upload_per_status() {
+    let app = TestApp::new().await;
+    let key = app.paired().await;
+    let jpeg = fixtures::image(30, 20, ImageFormat::Jpeg);
+    let boundary = "b";
+    let mut body = multipart(boundary, &[("type", "image")], &jpeg, "image/jpeg");
+    // A second `file` part before the closing boundary.
+    let closing = format!("--{boundary}--\r\n");
+    body.truncate(body.len() - closing.len());
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b\"\r\n\r\n").as_bytes(),
+    );
+    body.extend(&jpeg);
+    body.extend(format!("\r\n{closing}").as_bytes());
+    let request = Request::post("/v1/sessions/s1/statuses")
+        .header("x-api-key", &key)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap();
+    app.send(request).await.problem(422, "media_ambiguous");
 }
 
 /// Serves `body` with `content_type` at every path, on a loopback port.
