@@ -1,9 +1,16 @@
 //! Limits and switches of the media adapter, with safe defaults.
+//!
+//! The app reads this struct directly as the `media` section of its configuration, so each
+//! field is a configuration key (`media.max_video_seconds`, …); durations are given in whole
+//! seconds under `*_secs` keys.
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// How media is fetched, checked and prepared.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// Accept `http://` media URLs, not only `https://`.
     pub allow_http: bool,
@@ -12,9 +19,11 @@ pub struct MediaConfig {
     pub allow_private_networks: bool,
     /// The most redirects a fetch follows; each hop is checked like the first.
     pub max_redirects: usize,
-    /// How long connecting to the origin may take.
+    /// How long connecting to the origin may take (`connect_timeout_secs`).
+    #[serde(rename = "connect_timeout_secs", deserialize_with = "seconds")]
     pub connect_timeout: Duration,
-    /// How long a whole fetch may take, headers and body included.
+    /// How long a whole fetch may take, headers and body included (`fetch_timeout_secs`).
+    #[serde(rename = "fetch_timeout_secs", deserialize_with = "seconds")]
     pub fetch_timeout: Duration,
     /// The largest image accepted, in bytes (fetched, decoded from base64 or uploaded).
     pub max_image_bytes: usize,
@@ -53,4 +62,17 @@ impl Default for MediaConfig {
             thumbnail_edge: 100,
         }
     }
+}
+
+impl MediaConfig {
+    /// The body limit of a route that carries media: the largest media as base64 (4/3 of its
+    /// size), with room for the rest of the request.
+    pub fn publish_body_limit(&self) -> usize {
+        self.max_image_bytes.max(self.max_video_bytes).saturating_mul(4) / 3 + 1024 * 1024
+    }
+}
+
+/// A duration written as whole seconds.
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_secs)
 }

@@ -18,7 +18,8 @@ pub struct Config {
     pub database: Database,
     pub whatsapp: WhatsApp,
     pub auth: Auth,
-    pub media: Media,
+    /// The media adapter's limits and switches, read as they are (see `wastatus_media::MediaConfig`).
+    pub media: MediaConfig,
     pub webhooks: Webhooks,
     pub log: Log,
 }
@@ -94,75 +95,6 @@ pub struct Auth {
 pub struct Jwt {
     /// HS256 secret; JWT authentication is off while it is unset.
     pub secret: Option<SecretString>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Media {
-    /// Let media URLs reach loopback and private addresses (tests only).
-    pub allow_private_networks: bool,
-    /// Accept `http://` media URLs, not only `https://`.
-    pub allow_http: bool,
-    /// The largest image, in bytes.
-    pub max_image_bytes: usize,
-    /// The largest video, in bytes.
-    pub max_video_bytes: usize,
-    /// The most pixels an image may have.
-    pub max_image_pixels: u64,
-    /// The longest video, in seconds.
-    pub max_video_seconds: u32,
-    /// Re-encode images as JPEG, as the official clients do.
-    pub normalize_images_to_jpeg: bool,
-    /// Images whose longer edge exceeds this are scaled down when re-encoded.
-    pub max_image_edge: u32,
-    /// Seconds a media URL fetch may take in all.
-    pub fetch_timeout_secs: u64,
-}
-
-impl Default for Media {
-    fn default() -> Self {
-        Self::from(&MediaConfig::default())
-    }
-}
-
-impl From<&MediaConfig> for Media {
-    fn from(c: &MediaConfig) -> Self {
-        Self {
-            allow_private_networks: c.allow_private_networks,
-            allow_http: c.allow_http,
-            max_image_bytes: c.max_image_bytes,
-            max_video_bytes: c.max_video_bytes,
-            max_image_pixels: c.max_image_pixels,
-            max_video_seconds: c.max_video_seconds,
-            normalize_images_to_jpeg: c.normalize_images_to_jpeg,
-            max_image_edge: c.max_image_edge,
-            fetch_timeout_secs: c.fetch_timeout.as_secs(),
-        }
-    }
-}
-
-impl Media {
-    /// The media adapter's configuration; what this section does not set keeps its default.
-    pub fn to_media_config(&self) -> MediaConfig {
-        MediaConfig {
-            allow_private_networks: self.allow_private_networks,
-            allow_http: self.allow_http,
-            max_image_bytes: self.max_image_bytes,
-            max_video_bytes: self.max_video_bytes,
-            max_image_pixels: self.max_image_pixels,
-            max_video_seconds: self.max_video_seconds,
-            normalize_images_to_jpeg: self.normalize_images_to_jpeg,
-            max_image_edge: self.max_image_edge,
-            fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout_secs),
-            ..MediaConfig::default()
-        }
-    }
-
-    /// The body limit of the publish route: the largest media as base64 (4/3 of its size),
-    /// with room for the rest of the request.
-    pub fn publish_body_limit(&self) -> usize {
-        self.max_image_bytes.max(self.max_video_bytes).saturating_mul(4) / 3 + 1024 * 1024
-    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -274,6 +206,16 @@ mod tests {
         assert!(c.media.allow_http);
         assert_eq!(c.media.max_video_seconds, 60, "unset media keys keep their defaults");
         assert_eq!(c.auth.jwt.secret.as_ref().unwrap().expose_secret(), "12345");
+    }
+
+    #[test]
+    fn media_keys_reach_the_media_adapter() {
+        let file = write_toml("[media]\nfetch_timeout_secs = 7\nmax_image_edge = 1600\n");
+        let c = Config::load_from(Some(&file), env(&[("WASTATUS__MEDIA__MAX_VIDEO_SECONDS", "30")])).unwrap();
+        assert_eq!(c.media.fetch_timeout, std::time::Duration::from_secs(7));
+        assert_eq!((c.media.max_image_edge, c.media.max_video_seconds), (1600, 30));
+        assert_eq!(c.media.max_redirects, 5, "the rest keeps its defaults");
+        assert!(Config::load_from(Some(&write_toml("[media]\nmax_video_secs = 30\n")), env(&[])).is_err());
     }
 
     #[test]

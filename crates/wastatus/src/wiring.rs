@@ -65,7 +65,7 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         statuses: store,
         driver,
         faults,
-        media: Arc::new(MediaPipeline::new(config.media.to_media_config())),
+        media: Arc::new(MediaPipeline::new(config.media.clone())),
         clock,
         ids: Arc::new(UuidV7),
         keys: Arc::new(ApiKeyMint),
