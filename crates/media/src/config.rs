@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::MediaKind;
+
 /// How media is fetched, checked and prepared.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -65,10 +67,19 @@ impl Default for MediaConfig {
 }
 
 impl MediaConfig {
+    /// The largest media accepted of `kind`, in bytes (of either kind when `None`).
+    pub fn max_bytes(&self, kind: Option<MediaKind>) -> usize {
+        match kind {
+            Some(MediaKind::Image) => self.max_image_bytes,
+            Some(MediaKind::Video) => self.max_video_bytes,
+            None => self.max_image_bytes.max(self.max_video_bytes),
+        }
+    }
+
     /// The body limit of a route that carries media: the largest media as base64 (4/3 of its
     /// size), with room for the rest of the request.
     pub fn publish_body_limit(&self) -> usize {
-        self.max_image_bytes.max(self.max_video_bytes).saturating_mul(4) / 3 + 1024 * 1024
+        self.max_bytes(None).saturating_mul(4) / 3 + 1024 * 1024
     }
 }
 

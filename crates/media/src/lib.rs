@@ -59,9 +59,5 @@ impl MediaFormat {
     }
 }
 
-/// Image or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MediaKind {
-    Image,
-    Video,
-}
+/// Image or video: the domain's own notion, so requests and media speak of the same thing.
+pub use wastatus_domain::MediaKind;

@@ -30,11 +30,7 @@ impl MediaPipeline {
 
     /// The largest input accepted for media expected to be of `kind` (either kind when `None`).
     pub fn limit(&self, kind: Option<MediaKind>) -> usize {
-        match kind {
-            Some(MediaKind::Image) => self.config.max_image_bytes,
-            Some(MediaKind::Video) => self.config.max_video_bytes,
-            None => self.config.max_image_bytes.max(self.config.max_video_bytes),
-        }
+        self.config.max_bytes(kind)
     }
 
     /// Turns `source` into prepared media.
@@ -90,10 +86,7 @@ fn check(
         MediaKind::Image => inspect::inspect_image(bytes, format, config).map(Inspected::Image)?,
         MediaKind::Video => inspect::inspect_video(bytes, format, config).map(Inspected::Video)?,
     };
-    let limit = match kind {
-        MediaKind::Image => config.max_image_bytes,
-        MediaKind::Video => config.max_video_bytes,
-    };
+    let limit = config.max_bytes(Some(kind));
     if bytes.len() > limit {
         return Err(MediaError::TooLarge { limit });
     }

@@ -10,26 +10,18 @@ use crate::{MediaError, MediaKind, MediaPipeline, Source, decode_base64};
 
 #[async_trait]
 impl MediaPreparer for MediaPipeline {
-    async fn prepare(
-        &self,
-        input: MediaInput,
-        kind: wastatus_domain::MediaKind,
-    ) -> Result<PreparedMedia, MediaRejected> {
-        let expected = match kind {
-            wastatus_domain::MediaKind::Image => MediaKind::Image,
-            wastatus_domain::MediaKind::Video => MediaKind::Video,
-        };
+    async fn prepare(&self, input: MediaInput, kind: MediaKind) -> Result<PreparedMedia, MediaRejected> {
         let MediaInput { source, declared_mime } = input;
         let (source, declared) = match source {
             MediaSource::Url(url) => (Source::Url(url), declared_mime),
             MediaSource::Bytes(bytes) => (Source::Bytes(bytes), declared_mime),
             MediaSource::Base64(data) => {
-                let decoded = decode_base64(&data, self.limit(Some(expected))).map_err(rejected)?;
+                let decoded = decode_base64(&data, self.limit(Some(kind))).map_err(rejected)?;
                 // An explicit `mime_type` speaks louder than a `data:` prefix.
                 (Source::Bytes(decoded.bytes), declared_mime.or(decoded.declared_mime))
             }
         };
-        let prepared = self.process(source, declared.as_deref(), Some(expected)).await.map_err(rejected)?;
+        let prepared = self.process(source, declared.as_deref(), Some(kind)).await.map_err(rejected)?;
         Ok(into_domain(prepared))
     }
 }
@@ -45,7 +37,7 @@ fn rejected(error: MediaError) -> MediaRejected {
 fn into_domain(prepared: Prepared) -> PreparedMedia {
     match prepared {
         Prepared::Image(image) => PreparedMedia {
-            kind: wastatus_domain::MediaKind::Image,
+            kind: MediaKind::Image,
             mime_type: image.mime_type.to_owned(),
             bytes: image.bytes,
             width: image.width,
@@ -55,7 +47,7 @@ fn into_domain(prepared: Prepared) -> PreparedMedia {
             thumbnail_is_placeholder: false,
         },
         Prepared::Video(video) => PreparedMedia {
-            kind: wastatus_domain::MediaKind::Video,
+            kind: MediaKind::Video,
             mime_type: video.mime_type.to_owned(),
             bytes: video.bytes,
             width: video.width,
