@@ -7,6 +7,7 @@ use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use image::{ImageFormat, ImageReader, RgbImage};
+use wastatus_media::fixtures::png_declaring;
 use wastatus_media::inspect::{
     ImageInfo, Inspected, VideoInfo, check_declared, inspect, inspect_image, inspect_video, sniff,
 };
@@ -51,18 +52,6 @@ fn fastest(runs: usize, mut f: impl FnMut()) -> Duration {
         })
         .min()
         .unwrap_or_default()
-}
-
-/// The CRC-32 (ISO-HDLC, as PNG uses) of `data`.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0_u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,16 +149,6 @@ fn anmf_chunk(x: u32, y: u32, width: u32, height: u32, image: &[u8]) -> Vec<u8> 
     data.push(0);
     data.extend_from_slice(image);
     riff_chunk(b"ANMF", &data)
-}
-
-/// The PNG of [`png`] with its `IHDR` declaring `width`×`height`, and a correct CRC.
-fn png_declaring(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = png();
-    bytes[16..20].copy_from_slice(&width.to_be_bytes());
-    bytes[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-    bytes
 }
 
 /// The offset of the first `FF marker` in a JPEG's headers, walking its segments.
