@@ -35,6 +35,8 @@ pub enum InsertError {
 pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant) -> Result<(), InsertError>;
     async fn get(&self, id: TenantId) -> Result<Option<Tenant>, StorageError>;
+    /// Every tenant, oldest first.
+    async fn list(&self) -> Result<Vec<Tenant>, StorageError>;
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -47,6 +49,38 @@ pub trait ApiKeyRepository: Send + Sync {
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, StorageError>;
     /// Records that the key was used. Best effort: callers may ignore the error.
     async fn touch(&self, id: ApiKeyId, at: Timestamp) -> Result<(), StorageError>;
+    /// The tenant's keys, revoked ones included, oldest first.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StorageError>;
+    /// Revokes the tenant's key at `at`, unless it is revoked already (the first revocation
+    /// time stays). Returns the key as stored afterwards; `None` if the tenant has no such key.
+    async fn revoke(&self, tenant: TenantId, id: ApiKeyId, at: Timestamp) -> Result<Option<ApiKey>, StorageError>;
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Fails with [`InsertError::AlreadyExists`] if the id, the name (usernames are unique
+    /// across tenants) or the token hash is taken, and with [`InsertError::ParentMissing`] if
+    /// the tenant does not exist.
+    async fn insert(&self, user: &User) -> Result<(), InsertError>;
+    /// A user of this tenant; another tenant's user is `None`.
+    async fn get(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StorageError>;
+    /// A user by id, whatever the tenant (for a JWT, which names the user).
+    async fn find(&self, id: UserId) -> Result<Option<User>, StorageError>;
+    /// The user whose per-user token has this hash, disabled or not.
+    async fn find_by_token_hash(&self, hash: &KeyHash) -> Result<Option<User>, StorageError>;
+    /// The user with this (exact) name, disabled or not.
+    async fn find_by_name(&self, name: &str) -> Result<Option<User>, StorageError>;
+    /// The tenant's users, oldest first.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<User>, StorageError>;
+    /// Replaces the user's token. Returns whether the tenant has such a user.
+    async fn set_token(&self, tenant: TenantId, id: UserId, hash: &KeyHash, prefix: &str)
+    -> Result<bool, StorageError>;
+    /// Disables the user at `at`, unless disabled already (the first time stays). Returns the
+    /// user as stored afterwards; `None` if the tenant has no such user.
+    async fn disable(&self, tenant: TenantId, id: UserId, at: Timestamp) -> Result<Option<User>, StorageError>;
+    /// Records that the user authenticated. Best effort: callers may ignore the error.
+    async fn touch(&self, id: UserId, at: Timestamp) -> Result<(), StorageError>;
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -56,6 +90,8 @@ pub trait SessionRepository: Send + Sync {
     /// with [`InsertError::ParentMissing`] if the tenant does not exist.
     async fn insert(&self, session: &Session) -> Result<(), InsertError>;
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StorageError>;
+    /// The session the user owns (a user owns at most one: its device).
+    async fn find_by_owner(&self, tenant: TenantId, owner: UserId) -> Result<Option<Session>, StorageError>;
     /// The tenant's sessions, ordered by id.
     async fn list(&self, tenant: TenantId) -> Result<Vec<Session>, StorageError>;
     /// Every session of every tenant, for resuming them when the process starts.
@@ -248,6 +284,49 @@ pub trait KeyMint: Send + Sync {
     /// The hash of a presented secret, or `None` if it is not in the format `mint` produces
     /// (so malformed credentials never reach storage).
     fn hash(&self, presented: &str) -> Option<KeyHash>;
+    /// A fresh per-user token (a random UUID v4), its hash and its display prefix.
+    fn mint_user_token(&self) -> MintedKey;
+    /// The hash of a presented per-user token, or `None` if it is not a UUID v4.
+    fn hash_user_token(&self, presented: &str) -> Option<KeyHash>;
+}
+
+/// Hashes passwords for storage (argon2id) and checks presented ones. Slow on purpose, so the
+/// methods are async: adapters run them off the request threads.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, StorageError>;
+    /// Whether `password` matches `hash`. With no hash (unknown user, or a user without a
+    /// password) it does the same work against a dummy hash and answers `false`, so the answer
+    /// takes as long either way.
+    async fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>) -> bool;
+}
+
+/// What a valid access token (JWT) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user: UserId,
+    /// The tenant, when the token names one; it must be the user's.
+    pub tenant: Option<TenantId>,
+}
+
+/// Issues and checks access tokens (JWTs).
+#[cfg_attr(test, mockall::automock)]
+pub trait AccessTokens: Send + Sync {
+    /// Whether tokens can be issued here (a signing secret is configured).
+    fn can_issue(&self) -> bool;
+    /// A short-lived token for the user; `None` when [`Self::can_issue`] is false.
+    fn issue(&self, user: &User) -> Option<AccessToken>;
+    /// The claims of a valid token: signature, algorithm, expiry, issuer and audience checked.
+    /// `None` for anything else, which callers treat like any other bad credential.
+    fn verify(&self, token: &str) -> Option<AccessClaims>;
+}
+
+/// Limits how fast a session publishes, to protect its number from being banned.
+#[cfg_attr(test, mockall::automock)]
+pub trait PublishPace: Send + Sync {
+    /// Takes a publish slot for the session, or says how long until one is free.
+    fn admit(&self, session: &SessionKey) -> Result<(), std::time::Duration>;
 }
 
 /// A secret made by [`KeyMint::mint`]. Its `Debug` output leaves the secret out.

@@ -52,6 +52,11 @@ uuid_id!(
     /// An API key's public identifier (not its secret).
     ApiKeyId
 );
+uuid_id!(
+    /// A person (or program) of a tenant with a per-user token, and optionally a password for
+    /// the dashboard.
+    UserId
+);
 
 /// A session's identifier, chosen by the client (`session-main`, `shop-919876543210`, …).
 ///

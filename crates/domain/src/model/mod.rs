@@ -1,5 +1,6 @@
 //! Entities, value objects and the status lifecycle.
 
+mod access;
 mod ids;
 mod media;
 mod page;
@@ -8,6 +9,7 @@ mod status;
 mod tenant;
 mod text;
 
+pub use access::*;
 pub use ids::*;
 pub use media::*;
 pub use page::*;

@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{InvalidValue, SessionKey, Timestamp, UnknownVariant};
+use super::{InvalidValue, SessionKey, Timestamp, UnknownVariant, UserId};
 
 /// The connection state of a linked WhatsApp session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +51,8 @@ impl FromStr for SessionState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub key: SessionKey,
+    /// The user whose device this is, if any (see `POST /status/media`).
+    pub owner: Option<UserId>,
     pub state: SessionState,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::{ApiKeyId, Name, TenantId, Timestamp};
+use super::{ApiKeyId, Name, Scopes, TenantId, Timestamp};
 
 /// An organisation using wastatus. Everything else belongs to exactly one tenant, and no query
 /// crosses tenants.
@@ -31,9 +31,20 @@ pub struct ApiKey {
     /// The first characters of the secret (`wsk_AbCd…`), so a person can tell keys apart.
     pub display_prefix: String,
     pub hash: KeyHash,
+    /// What the key may do.
+    pub scopes: Scopes,
     pub created_at: Timestamp,
+    /// After this instant the key is refused, as if revoked.
+    pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+}
+
+impl ApiKey {
+    /// Whether the key may be used at `now`: neither revoked nor expired.
+    pub fn is_usable(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
 }
 
 /// A newly created key together with its secret, which exists only in this value. Its
@@ -48,11 +59,4 @@ impl fmt::Debug for IssuedApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IssuedApiKey").field("key", &self.key).field("secret", &"<redacted>").finish()
     }
-}
-
-/// Who is making a request: resolved from a credential, scoped to one tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub tenant: TenantId,
-    pub api_key: ApiKeyId,
 }

@@ -2,12 +2,14 @@
 //! [`crate::ports`], and fails with an error enum of its own whose variants carry a stable
 //! snake_case [`ErrorCode::code`].
 
+mod access;
 mod sessions;
 mod statuses;
 mod tenancy;
 
 use std::sync::Arc;
 
+pub use access::*;
 pub use sessions::*;
 pub use statuses::*;
 pub use tenancy::*;
@@ -24,6 +26,7 @@ pub trait ErrorCode {
 pub struct Ports {
     pub tenants: Arc<dyn TenantRepository>,
     pub api_keys: Arc<dyn ApiKeyRepository>,
+    pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub statuses: Arc<dyn StatusRepository>,
     pub driver: Arc<dyn WhatsAppDriver>,
@@ -33,6 +36,10 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub keys: Arc<dyn KeyMint>,
+    pub passwords: Arc<dyn PasswordHasher>,
+    pub access_tokens: Arc<dyn AccessTokens>,
+    /// How fast each session may publish; `None` leaves publishing unpaced.
+    pub pace: Option<Arc<dyn PublishPace>>,
     pub events: Arc<dyn EventSink>,
 }
 
@@ -108,7 +115,7 @@ pub(crate) mod test_support {
     }
 
     pub fn session(id: &str, state: SessionState) -> Session {
-        Session { key: key(id), state, created_at: at(0), updated_at: at(0) }
+        Session { key: key(id), owner: None, state, created_at: at(0), updated_at: at(0) }
     }
 
     pub fn text_content(text: &str) -> StatusContent {
@@ -124,12 +131,16 @@ pub(crate) mod test_support {
     pub struct Mocks {
         pub tenants: MockTenantRepository,
         pub api_keys: MockApiKeyRepository,
+        pub users: MockUserRepository,
         pub sessions: MockSessionRepository,
         pub statuses: MockStatusRepository,
         pub driver: MockWhatsAppDriver,
         pub faults: Option<MockFaultInjector>,
         pub media: MockMediaPreparer,
         pub keys: MockKeyMint,
+        pub passwords: MockPasswordHasher,
+        pub access_tokens: MockAccessTokens,
+        pub pace: Option<MockPublishPace>,
         pub events: MockEventSink,
     }
 
@@ -142,6 +153,7 @@ pub(crate) mod test_support {
             Ports {
                 tenants: Arc::new(self.tenants),
                 api_keys: Arc::new(self.api_keys),
+                users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
                 statuses: Arc::new(self.statuses),
                 driver: Arc::new(self.driver),
@@ -150,6 +162,9 @@ pub(crate) mod test_support {
                 clock: Arc::new(clock),
                 ids: Arc::new(ids),
                 keys: Arc::new(self.keys),
+                passwords: Arc::new(self.passwords),
+                access_tokens: Arc::new(self.access_tokens),
+                pace: self.pace.map(|p| Arc::new(p) as Arc<dyn PublishPace>),
                 events: Arc::new(self.events),
             }
         }

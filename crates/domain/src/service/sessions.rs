@@ -9,6 +9,10 @@ use super::{ErrorCode, Ports, internal_from_storage, on_started};
 pub enum CreateSessionError {
     #[error("a session with id {0} already exists")]
     AlreadyExists(SessionId),
+    #[error("no user with id {0}")]
+    OwnerNotFound(UserId),
+    #[error("user {0} already owns a session; a user has one device")]
+    OwnerHasDevice(UserId),
     #[error("{0}")]
     DriverUnavailable(String),
     #[error(transparent)]
@@ -62,12 +66,32 @@ pub enum InjectFaultError {
     Internal(anyhow::Error),
 }
 
-internal_from_storage!(CreateSessionError, SessionError, PairSessionError, QrCodeError, InjectFaultError);
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The principal is not a user, or the user owns no session.
+    #[error("no session is linked to this user")]
+    NoDevice,
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+internal_from_storage!(CreateSessionError, SessionError, PairSessionError, QrCodeError, InjectFaultError, DeviceError);
+
+impl ErrorCode for DeviceError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoDevice => "no_device",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
 
 impl ErrorCode for CreateSessionError {
     fn code(&self) -> &'static str {
         match self {
             Self::AlreadyExists(_) => "session_already_exists",
+            Self::OwnerNotFound(_) => "user_not_found",
+            Self::OwnerHasDevice(_) => "user_has_device",
             Self::DriverUnavailable(_) => "driver_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -128,16 +152,17 @@ impl Sessions {
         Self { ports }
     }
 
-    /// Creates a session and starts it in the driver (state `pairing`).
-    pub async fn create(&self, tenant: TenantId, id: SessionId) -> Result<Session, CreateSessionError> {
-        let now = self.ports.clock.now();
-        let key = SessionKey { tenant, id };
-        let mut session = Session { key: key.clone(), state: SessionState::Pairing, created_at: now, updated_at: now };
-        match self.ports.sessions.insert(&session).await {
-            Ok(()) => {}
-            Err(InsertError::AlreadyExists) => return Err(CreateSessionError::AlreadyExists(key.id)),
-            Err(e) => return Err(CreateSessionError::Internal(e.into())),
-        }
+    /// Creates a session and starts it in the driver (state `pairing`). With an `owner`, the
+    /// session becomes that user's device.
+    pub async fn create(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        owner: Option<UserId>,
+    ) -> Result<Session, CreateSessionError> {
+        let mut session = self.insert(tenant, id, owner).await?;
+        let key = session.key.clone();
+        let now = session.created_at;
         match self.ports.driver.start(&key).await {
             Ok(state) => session.state = state,
             Err(e) => {
@@ -157,15 +182,57 @@ impl Sessions {
 
     /// Records a session without starting it, for processes that do not run the driver (the
     /// admin CLI). The serving process starts it at boot or on first use.
-    pub async fn register(&self, tenant: TenantId, id: SessionId) -> Result<Session, CreateSessionError> {
+    pub async fn register(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        owner: Option<UserId>,
+    ) -> Result<Session, CreateSessionError> {
+        self.insert(tenant, id, owner).await
+    }
+
+    /// Stores a new session record in `pairing`, checking its owner belongs to the tenant and
+    /// has no device yet.
+    async fn insert(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        owner: Option<UserId>,
+    ) -> Result<Session, CreateSessionError> {
+        if let Some(user) = owner {
+            if self.ports.users.get(tenant, user).await?.is_none() {
+                return Err(CreateSessionError::OwnerNotFound(user));
+            }
+            if self.ports.sessions.find_by_owner(tenant, user).await?.is_some() {
+                return Err(CreateSessionError::OwnerHasDevice(user));
+            }
+        }
         let now = self.ports.clock.now();
-        let session =
-            Session { key: SessionKey { tenant, id }, state: SessionState::Pairing, created_at: now, updated_at: now };
+        let session = Session {
+            key: SessionKey { tenant, id },
+            owner,
+            state: SessionState::Pairing,
+            created_at: now,
+            updated_at: now,
+        };
         match self.ports.sessions.insert(&session).await {
             Ok(()) => Ok(session),
-            Err(InsertError::AlreadyExists) => Err(CreateSessionError::AlreadyExists(session.key.id)),
+            Err(InsertError::AlreadyExists) => match owner {
+                // The owner's device appeared since the check above.
+                Some(user) if self.ports.sessions.find_by_owner(tenant, user).await?.is_some() => {
+                    Err(CreateSessionError::OwnerHasDevice(user))
+                }
+                _ => Err(CreateSessionError::AlreadyExists(session.key.id)),
+            },
             Err(e) => Err(CreateSessionError::Internal(e.into())),
         }
+    }
+
+    /// The session a user publishes through (WUTS's "user device"), with its live state.
+    pub async fn device_of(&self, tenant: TenantId, user: Option<UserId>) -> Result<Session, DeviceError> {
+        let user = user.ok_or(DeviceError::NoDevice)?;
+        let session = self.ports.sessions.find_by_owner(tenant, user).await?.ok_or(DeviceError::NoDevice)?;
+        Ok(self.refresh(session).await?)
     }
 
     /// Starts every stored session in the driver, as after a restart. A session the driver
@@ -322,7 +389,8 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         m.driver.expect_start().with(eq(key("s1"))).times(1).returning(|_| Ok(SessionState::Pairing));
-        let session = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap();
+        let session =
+            Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap(), None).await.unwrap();
         assert_eq!(session.state, SessionState::Pairing);
         assert_eq!(session.created_at, at(10));
     }
@@ -332,9 +400,64 @@ mod tests {
         let mut m = Mocks::default();
         m.sessions.expect_insert().returning(|_| Err(InsertError::AlreadyExists));
         m.driver.expect_start().never();
-        let err = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap_err();
+        let err =
+            Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap(), None).await.unwrap_err();
         assert!(matches!(err, CreateSessionError::AlreadyExists(_)));
         assert_eq!(err.code(), "session_already_exists");
+    }
+
+    fn user_id() -> UserId {
+        UserId::from_uuid(uuid::Uuid::from_u128(21))
+    }
+
+    fn a_user() -> User {
+        User {
+            id: user_id(),
+            tenant: tenant(),
+            name: Name::new("ana").unwrap(),
+            scopes: Scopes::USER,
+            token_hash: KeyHash([8; 32]),
+            token_prefix: "0b5e2d1c".into(),
+            password_hash: None,
+            created_at: at(0),
+            last_used_at: None,
+            disabled_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_can_be_a_users_device_once() {
+        let mut m = Mocks::default();
+        m.users.expect_get().returning(|_, _| Ok(Some(a_user())));
+        m.sessions.expect_find_by_owner().times(1).returning(|_, _| Ok(None));
+        m.sessions.expect_insert().withf(|s| s.owner == Some(user_id())).times(1).returning(|_| Ok(()));
+        let s = Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap(), Some(user_id())).await;
+        assert_eq!(s.unwrap().owner, Some(user_id()));
+
+        let mut m = Mocks::default();
+        m.users.expect_get().returning(|_, _| Ok(Some(a_user())));
+        m.sessions.expect_find_by_owner().returning(|_, _| Ok(Some(session("s0", SessionState::Connected))));
+        m.sessions.expect_insert().never();
+        let err =
+            Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap(), Some(user_id())).await;
+        assert_eq!(err.unwrap_err().code(), "user_has_device");
+
+        let mut m = Mocks::default();
+        m.users.expect_get().returning(|_, _| Ok(None));
+        m.sessions.expect_insert().never();
+        let err =
+            Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap(), Some(user_id())).await;
+        assert_eq!(err.unwrap_err().code(), "user_not_found");
+    }
+
+    #[tokio::test]
+    async fn a_users_device_is_found_by_owner_and_api_keys_have_none() {
+        let mut m = Mocks::default();
+        m.sessions.expect_find_by_owner().returning(|_, _| Ok(Some(session("phone", SessionState::Connected))));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        let sessions = Sessions::new(m.into_ports());
+        assert_eq!(sessions.device_of(tenant(), Some(user_id())).await.unwrap().key, key("phone"));
+        assert_eq!(sessions.device_of(tenant(), None).await.unwrap_err().code(), "no_device");
     }
 
     #[tokio::test]
@@ -343,7 +466,8 @@ mod tests {
         m.sessions.expect_insert().returning(|_| Ok(()));
         m.driver.expect_start().returning(|_| Err(DriverError::Unavailable("not built in".into())));
         m.sessions.expect_delete().with(eq(key("s1"))).times(1).returning(|_| Ok(true));
-        let err = Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap()).await.unwrap_err();
+        let err =
+            Sessions::new(m.into_ports()).create(tenant(), SessionId::new("s1").unwrap(), None).await.unwrap_err();
         assert_eq!(err.code(), "driver_unavailable");
     }
 
@@ -441,7 +565,7 @@ mod tests {
         let mut m = Mocks::default();
         m.sessions.expect_insert().times(1).returning(|_| Ok(()));
         m.driver.expect_start().never();
-        let s = Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap()).await.unwrap();
+        let s = Sessions::new(m.into_ports()).register(tenant(), SessionId::new("s1").unwrap(), None).await.unwrap();
         assert_eq!(s.state, SessionState::Pairing);
     }
 

@@ -41,6 +41,9 @@ pub enum PublishStatusError {
     /// The media cannot be used; nothing was stored or sent.
     #[error(transparent)]
     InvalidMedia(MediaRejected),
+    /// The session has published as many statuses as its pace allows for now.
+    #[error("this session publishes too fast; the next status may be published in {}s", .retry_after.as_secs().max(1))]
+    Paced { retry_after: std::time::Duration },
     /// The status was stored and then failed; it is kept, in state `failed`, with this reason.
     #[error("{}", .status.failure().map_or("the status failed", |f| f.message.as_str()))]
     Failed { status: Box<Status> },
@@ -84,6 +87,7 @@ impl ErrorCode for PublishStatusError {
         match self {
             Self::SessionNotFound(_) => "session_not_found",
             Self::InvalidMedia(rejected) => rejected.code,
+            Self::Paced { .. } => "publish_pace_exceeded",
             Self::Failed { status } => status.failure().map_or("internal", |f| f.code.as_str()),
             Self::Internal(_) => "internal",
         }
@@ -142,13 +146,17 @@ impl Statuses {
     pub async fn prepare(&self, command: PublishStatus) -> Result<ReadyToPublish, PublishStatusError> {
         let PublishStatus { session, content, view_once } = command;
         let (content, media) = match content {
-            PublishContent::Text(text) => (StatusContent::Text(text), None),
+            PublishContent::Text(text) => {
+                self.admit(&session)?;
+                (StatusContent::Text(text), None)
+            }
             PublishContent::Media { kind, caption, input } => {
                 // Fetching and preparing media is the expensive part: do it only for a session
-                // that exists.
+                // that exists and may publish now.
                 if self.ports.sessions.get(&session).await?.is_none() {
                     return Err(PublishStatusError::SessionNotFound(session.id));
                 }
+                self.admit(&session)?;
                 let prepared = self.ports.media.prepare(input, kind).await.map_err(PublishStatusError::InvalidMedia)?;
                 let status = MediaStatus { caption, media: prepared.meta() };
                 let content = match kind {
@@ -159,6 +167,14 @@ impl Statuses {
             }
         };
         Ok(ReadyToPublish { session, content, media, view_once })
+    }
+
+    /// Takes a slot of the session's publish pace, if publishing is paced.
+    fn admit(&self, session: &SessionKey) -> Result<(), PublishStatusError> {
+        match &self.ports.pace {
+            Some(pace) => pace.admit(session).map_err(|retry_after| PublishStatusError::Paced { retry_after }),
+            None => Ok(()),
+        }
     }
 
     /// Stores the status (as `sending`), hands it to the driver and records the outcome.
@@ -282,6 +298,20 @@ mod tests {
             Ok(true)
         });
         saved
+    }
+
+    #[tokio::test]
+    async fn a_paced_session_stores_and_sends_nothing() {
+        let mut m = Mocks::default();
+        let mut pace = MockPublishPace::new();
+        pace.expect_admit().times(1).returning(|_| Err(std::time::Duration::from_millis(2500)));
+        m.pace = Some(pace);
+        m.statuses.expect_insert().never();
+        m.driver.expect_publish().never();
+        let err = Statuses::new(m.into_ports()).publish(command()).await.unwrap_err();
+        assert_eq!(err.code(), "publish_pace_exceeded");
+        assert!(matches!(err, PublishStatusError::Paced { retry_after } if retry_after.as_millis() == 2500));
+        assert!(err.to_string().contains("2s"), "{err}");
     }
 
     #[tokio::test]

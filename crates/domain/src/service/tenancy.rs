@@ -1,13 +1,12 @@
-//! Tenants, API keys, and resolving a presented credential into a [`Principal`].
+//! Tenants and their credentials: API keys and users. How a presented credential becomes a
+//! [`Principal`] is in [`super::access`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use chrono::TimeDelta;
+use std::sync::Arc;
 
 use crate::model::*;
 use crate::ports::InsertError;
 
+use super::access::CredentialCaches;
 use super::{ErrorCode, Ports, internal_from_storage};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,20 +27,44 @@ pub enum TenantError {
 pub enum CreateApiKeyError {
     #[error("no tenant with id {0}")]
     TenantNotFound(TenantId),
+    /// The creator asked for scopes it does not have itself.
+    #[error("a credential can only grant scopes it has; {0} has more")]
+    NotGrantable(Scopes),
+    #[error("the expiry time is in the past")]
+    ExpiryInPast,
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuthenticateError {
-    /// Missing, malformed, unknown or revoked: deliberately indistinguishable.
-    #[error("the credential is missing or not valid")]
-    InvalidCredentials,
+pub enum ApiKeyError {
+    #[error("no API key with id {0}")]
+    NotFound(ApiKeyId),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
-internal_from_storage!(TenantError, CreateTenantError, CreateApiKeyError, AuthenticateError);
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("no tenant with id {0}")]
+    TenantNotFound(TenantId),
+    #[error("a user named {0:?} already exists")]
+    NameTaken(String),
+    #[error("a credential can only grant scopes it has; {0} has more")]
+    NotGrantable(Scopes),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("no user with id {0}")]
+    NotFound(UserId),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+internal_from_storage!(TenantError, CreateTenantError, CreateApiKeyError, ApiKeyError, CreateUserError, UserError);
 
 impl ErrorCode for CreateTenantError {
     fn code(&self) -> &'static str {
@@ -62,74 +85,75 @@ impl ErrorCode for CreateApiKeyError {
     fn code(&self) -> &'static str {
         match self {
             Self::TenantNotFound(_) => "tenant_not_found",
+            Self::NotGrantable(_) => "scope_not_grantable",
+            Self::ExpiryInPast => "invalid_expiry",
             Self::Internal(_) => "internal",
         }
     }
 }
 
-impl ErrorCode for AuthenticateError {
+impl ErrorCode for ApiKeyError {
     fn code(&self) -> &'static str {
         match self {
-            Self::InvalidCredentials => "unauthorized",
+            Self::NotFound(_) => "api_key_not_found",
             Self::Internal(_) => "internal",
         }
     }
 }
 
-/// How stale `last_used_at` may get before a request refreshes it: writing on every request
-/// would cost a database write per call for a value people read in minutes.
-const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::seconds(60);
-
-/// How long a key looked up in storage is trusted without looking again. A key revoked
-/// elsewhere stops working here within this time.
-const CREDENTIAL_TTL: TimeDelta = TimeDelta::seconds(10);
-
-/// How many keys the credential cache holds before it starts afresh.
-const CREDENTIAL_CACHE_SIZE: usize = 10_000;
-
-/// Keys recently read from storage, by hash, so that authenticating a request costs no database
-/// read while the key is fresh. Only keys that exist are cached: an unknown key always reaches
-/// storage, so a key created elsewhere works at once.
-#[derive(Default)]
-struct CredentialCache {
-    keys: Mutex<HashMap<KeyHash, (ApiKey, Timestamp)>>,
+impl ErrorCode for CreateUserError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TenantNotFound(_) => "tenant_not_found",
+            Self::NameTaken(_) => "user_already_exists",
+            Self::NotGrantable(_) => "scope_not_grantable",
+            Self::Internal(_) => "internal",
+        }
+    }
 }
 
-impl CredentialCache {
-    fn get(&self, hash: &KeyHash, now: Timestamp) -> Option<ApiKey> {
-        let keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // A clock that stepped backwards makes the entry stale, never trusted for longer.
-        let fresh = |read_at: &Timestamp| (TimeDelta::zero()..CREDENTIAL_TTL).contains(&(now - *read_at));
-        keys.get(hash).filter(|(_, read_at)| fresh(read_at)).map(|(key, _)| key.clone())
-    }
-
-    fn put(&self, key: ApiKey, read_at: Timestamp) {
-        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if keys.len() >= CREDENTIAL_CACHE_SIZE && !keys.contains_key(&key.hash) {
-            keys.clear();
-        }
-        keys.insert(key.hash, (key, read_at));
-    }
-
-    /// Records a use without extending how long the entry is trusted.
-    fn touched(&self, hash: &KeyHash, at: Timestamp) {
-        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((key, _)) = keys.get_mut(hash) {
-            key.last_used_at = Some(at);
+impl ErrorCode for UserError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "user_not_found",
+            Self::Internal(_) => "internal",
         }
     }
+}
+
+/// A key to create.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: Option<Name>,
+    pub scopes: Scopes,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Default for NewApiKey {
+    fn default() -> Self {
+        Self { name: None, scopes: Scopes::TENANT, expires_at: None }
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: Name,
+    /// Lets the user log in for a JWT (`POST /v1/auth/token`).
+    pub password: Option<Password>,
+    pub scopes: Scopes,
 }
 
 /// Tenant and credential use cases.
 #[derive(Clone)]
 pub struct Tenancy {
-    ports: Ports,
-    credentials: Arc<CredentialCache>,
+    pub(super) ports: Ports,
+    pub(super) caches: Arc<CredentialCaches>,
 }
 
 impl Tenancy {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, credentials: Arc::default() }
+        Self { ports, caches: Arc::default() }
     }
 
     pub async fn create_tenant(&self, name: Name) -> Result<Tenant, CreateTenantError> {
@@ -143,20 +167,40 @@ impl Tenancy {
         self.ports.tenants.get(id).await?.ok_or(TenantError::NotFound(id))
     }
 
+    /// Every tenant, oldest first (for administrators).
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, TenantError> {
+        Ok(self.ports.tenants.list().await?)
+    }
+
     /// Issues a key for the tenant. The secret is in the result and nowhere else.
+    ///
+    /// `granted_by` is the credential asking, when a credential asks (not the operator's CLI):
+    /// it cannot grant scopes it does not have.
     pub async fn create_api_key(
         &self,
         tenant: TenantId,
-        name: Option<Name>,
+        new: NewApiKey,
+        granted_by: Option<&Principal>,
     ) -> Result<IssuedApiKey, CreateApiKeyError> {
+        if let Some(granter) = granted_by
+            && !granter.scopes.covers(new.scopes)
+        {
+            return Err(CreateApiKeyError::NotGrantable(new.scopes));
+        }
+        let now = self.ports.clock.now();
+        if new.expires_at.is_some_and(|expiry| expiry <= now) {
+            return Err(CreateApiKeyError::ExpiryInPast);
+        }
         let minted = self.ports.keys.mint();
         let key = ApiKey {
             id: ApiKeyId::from_uuid(self.ports.ids.uuid()),
             tenant,
-            name,
+            name: new.name,
             display_prefix: minted.display_prefix,
             hash: minted.hash,
-            created_at: self.ports.clock.now(),
+            scopes: new.scopes,
+            created_at: now,
+            expires_at: new.expires_at,
             last_used_at: None,
             revoked_at: None,
         };
@@ -168,29 +212,85 @@ impl Tenancy {
         Ok(IssuedApiKey { key, secret: minted.secret })
     }
 
-    /// Resolves a presented API key into the principal it stands for.
-    pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthenticateError> {
-        let hash = self.ports.keys.hash(presented).ok_or(AuthenticateError::InvalidCredentials)?;
+    /// The tenant's keys, revoked ones included.
+    pub async fn api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>, ApiKeyError> {
+        Ok(self.ports.api_keys.list(tenant).await?)
+    }
+
+    /// Revokes a key: it stops working at once in this process, and within the credential
+    /// cache's lifetime in others. Revoking a revoked key changes nothing.
+    pub async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<ApiKey, ApiKeyError> {
         let now = self.ports.clock.now();
-        let key = match self.credentials.get(&hash, now) {
-            Some(key) => key,
-            None => {
-                let key =
-                    self.ports.api_keys.find_by_hash(&hash).await?.ok_or(AuthenticateError::InvalidCredentials)?;
-                self.credentials.put(key.clone(), now);
-                key
-            }
+        let key = self.ports.api_keys.revoke(tenant, id, now).await?.ok_or(ApiKeyError::NotFound(id))?;
+        self.caches.keys.remove(&key.hash);
+        Ok(key)
+    }
+
+    /// Creates a user with a fresh per-user token, shown once in the result.
+    pub async fn create_user(
+        &self,
+        tenant: TenantId,
+        new: NewUser,
+        granted_by: Option<&Principal>,
+    ) -> Result<IssuedUser, CreateUserError> {
+        if let Some(granter) = granted_by
+            && !granter.scopes.covers(new.scopes)
+        {
+            return Err(CreateUserError::NotGrantable(new.scopes));
+        }
+        let password_hash = match &new.password {
+            Some(password) => Some(self.ports.passwords.hash(password).await?),
+            None => None,
         };
-        if key.revoked_at.is_some() {
-            return Err(AuthenticateError::InvalidCredentials);
+        let minted = self.ports.keys.mint_user_token();
+        let user = User {
+            id: UserId::from_uuid(self.ports.ids.uuid()),
+            tenant,
+            name: new.name,
+            scopes: new.scopes,
+            token_hash: minted.hash,
+            token_prefix: minted.display_prefix,
+            password_hash,
+            created_at: self.ports.clock.now(),
+            last_used_at: None,
+            disabled_at: None,
+        };
+        match self.ports.users.insert(&user).await {
+            Ok(()) => Ok(IssuedUser { user, token: minted.secret }),
+            Err(InsertError::ParentMissing) => Err(CreateUserError::TenantNotFound(tenant)),
+            // Ids are fresh and token hashes collide with negligible probability: the name.
+            Err(InsertError::AlreadyExists) => Err(CreateUserError::NameTaken(user.name.as_str().to_owned())),
+            Err(e) => Err(CreateUserError::Internal(e.into())),
         }
-        if key.last_used_at.is_none_or(|last| now - last >= LAST_USED_RESOLUTION) {
-            match self.ports.api_keys.touch(key.id, now).await {
-                Ok(()) => self.credentials.touched(&hash, now),
-                Err(error) => tracing::warn!(key = %key.id, %error, "could not record when an API key was used"),
-            }
+    }
+
+    /// The tenant's users.
+    pub async fn users(&self, tenant: TenantId) -> Result<Vec<User>, UserError> {
+        Ok(self.ports.users.list(tenant).await?)
+    }
+
+    pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<User, UserError> {
+        self.ports.users.get(tenant, id).await?.ok_or(UserError::NotFound(id))
+    }
+
+    /// Disables a user: its token and JWTs stop working. Its sessions stay.
+    pub async fn disable_user(&self, tenant: TenantId, id: UserId) -> Result<User, UserError> {
+        let now = self.ports.clock.now();
+        let user = self.ports.users.disable(tenant, id, now).await?.ok_or(UserError::NotFound(id))?;
+        self.caches.forget_user(&user);
+        Ok(user)
+    }
+
+    /// Replaces a user's per-user token; the old one stops working.
+    pub async fn rotate_user_token(&self, tenant: TenantId, id: UserId) -> Result<IssuedUser, UserError> {
+        let old = self.user(tenant, id).await?;
+        let minted = self.ports.keys.mint_user_token();
+        if !self.ports.users.set_token(tenant, id, &minted.hash, &minted.display_prefix).await? {
+            return Err(UserError::NotFound(id));
         }
-        Ok(Principal { tenant: key.tenant, api_key: key.id })
+        self.caches.forget_user(&old);
+        let user = User { token_hash: minted.hash, token_prefix: minted.display_prefix, ..old };
+        Ok(IssuedUser { user, token: minted.secret })
     }
 }
 
@@ -200,151 +300,109 @@ mod tests {
     use crate::ports::*;
     use crate::service::test_support::*;
 
-    fn stored_key(last_used: Option<Timestamp>, revoked: Option<Timestamp>) -> ApiKey {
-        ApiKey {
-            id: ApiKeyId::from_uuid(uuid::Uuid::from_u128(9)),
+    fn minted(secret: &str, byte: u8) -> MintedKey {
+        MintedKey { secret: secret.into(), hash: KeyHash([byte; 32]), display_prefix: secret[..8].into() }
+    }
+
+    fn principal(scopes: Scopes) -> Principal {
+        Principal {
             tenant: tenant(),
-            name: None,
-            display_prefix: "wsk_abcd".into(),
-            hash: KeyHash([7; 32]),
-            created_at: at(0),
-            last_used_at: last_used,
-            revoked_at: revoked,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_malformed_key_never_reaches_storage() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| None);
-        m.api_keys.expect_find_by_hash().never();
-        let err = Tenancy::new(m.into_ports()).authenticate("garbage").await.unwrap_err();
-        assert_eq!(err.code(), "unauthorized");
-    }
-
-    #[tokio::test]
-    async fn a_revoked_key_is_refused_like_an_unknown_one() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(None, Some(at(1))))));
-        let err = Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap_err();
-        assert!(matches!(err, AuthenticateError::InvalidCredentials));
-    }
-
-    #[tokio::test]
-    async fn a_valid_key_resolves_to_its_tenant_and_records_its_use() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(None, None))));
-        m.api_keys.expect_touch().times(1).returning(|_, _| Ok(()));
-        let p = Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap();
-        assert_eq!(p.tenant, tenant());
-    }
-
-    #[tokio::test]
-    async fn recent_use_is_not_written_again() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        // The clock says at(10); the key was used at(5).
-        m.api_keys.expect_find_by_hash().returning(|_| Ok(Some(stored_key(Some(at(5)), None))));
-        m.api_keys.expect_touch().never();
-        Tenancy::new(m.into_ports()).authenticate("wsk_x").await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_known_key_is_read_from_storage_once_while_fresh() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        m.api_keys.expect_find_by_hash().times(1).returning(|_| Ok(Some(stored_key(None, None))));
-        // Used once: the second request sees the recorded use and writes nothing.
-        m.api_keys.expect_touch().times(1).returning(|_, _| Ok(()));
-        let tenancy = Tenancy::new(m.into_ports());
-        for _ in 0..3 {
-            assert_eq!(tenancy.authenticate("wsk_x").await.unwrap().tenant, tenant());
-        }
-    }
-
-    #[tokio::test]
-    async fn a_cached_key_is_read_again_once_stale() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        m.api_keys.expect_find_by_hash().times(2).returning(|_| Ok(Some(stored_key(Some(at(0)), None))));
-        m.api_keys.expect_touch().returning(|_, _| Ok(()));
-        let mut ports = m.into_ports();
-        let now = Arc::new(Mutex::new(at(1)));
-        ports.clock = Arc::new(FixedClock(now.clone()));
-        let tenancy = Tenancy::new(ports);
-        tenancy.authenticate("wsk_x").await.unwrap();
-        *now.lock().unwrap() = at(1) + CREDENTIAL_TTL - TimeDelta::milliseconds(1);
-        tenancy.authenticate("wsk_x").await.unwrap();
-        *now.lock().unwrap() = at(1) + CREDENTIAL_TTL;
-        tenancy.authenticate("wsk_x").await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_clock_stepping_back_does_not_extend_trust() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        m.api_keys.expect_find_by_hash().times(2).returning(|_| Ok(Some(stored_key(Some(at(100)), None))));
-        let mut ports = m.into_ports();
-        let now = Arc::new(Mutex::new(at(100)));
-        ports.clock = Arc::new(FixedClock(now.clone()));
-        let tenancy = Tenancy::new(ports);
-        tenancy.authenticate("wsk_x").await.unwrap();
-        *now.lock().unwrap() = at(50);
-        tenancy.authenticate("wsk_x").await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn unknown_keys_are_not_cached() {
-        let mut m = Mocks::default();
-        m.keys.expect_hash().returning(|_| Some(KeyHash([7; 32])));
-        let mut calls = 0;
-        m.api_keys.expect_find_by_hash().times(2).returning(move |_| {
-            calls += 1;
-            // Unknown at first, created by another process a moment later.
-            Ok((calls > 1).then(|| stored_key(Some(at(10)), None)))
-        });
-        let tenancy = Tenancy::new(m.into_ports());
-        assert!(tenancy.authenticate("wsk_x").await.is_err());
-        assert!(tenancy.authenticate("wsk_x").await.is_ok());
-    }
-
-    struct FixedClock(Arc<Mutex<Timestamp>>);
-    impl Clock for FixedClock {
-        fn now(&self) -> Timestamp {
-            *self.0.lock().unwrap()
+            user: None,
+            credential: CredentialId::ApiKey(ApiKeyId::from_uuid(uuid::Uuid::from_u128(3))),
+            scopes,
         }
     }
 
     #[tokio::test]
     async fn keys_for_unknown_tenants_are_refused() {
         let mut m = Mocks::default();
-        m.keys.expect_mint().returning(|| MintedKey {
-            secret: "wsk_s3cr3t".into(),
-            hash: KeyHash([1; 32]),
-            display_prefix: "wsk_s3cr".into(),
-        });
+        m.keys.expect_mint().returning(|| minted("wsk_s3cr3t", 1));
         m.api_keys.expect_insert().returning(|_| Err(InsertError::ParentMissing));
-        let err = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap_err();
+        let err = Tenancy::new(m.into_ports()).create_api_key(tenant(), NewApiKey::default(), None).await.unwrap_err();
         assert_eq!(err.code(), "tenant_not_found");
     }
 
     #[tokio::test]
     async fn an_issued_key_stores_only_the_hash() {
         let mut m = Mocks::default();
-        m.keys.expect_mint().returning(|| MintedKey {
-            secret: "wsk_s3cr3t".into(),
-            hash: KeyHash([1; 32]),
-            display_prefix: "wsk_s3cr".into(),
-        });
+        m.keys.expect_mint().returning(|| minted("wsk_s3cr3t", 1));
         m.api_keys
             .expect_insert()
-            .withf(|k| k.hash == KeyHash([1; 32]) && k.display_prefix == "wsk_s3cr")
+            .withf(|k| k.hash == KeyHash([1; 32]) && k.display_prefix == "wsk_s3cr" && k.scopes == Scopes::TENANT)
             .times(1)
             .returning(|_| Ok(()));
-        let issued = Tenancy::new(m.into_ports()).create_api_key(tenant(), None).await.unwrap();
+        let issued = Tenancy::new(m.into_ports()).create_api_key(tenant(), NewApiKey::default(), None).await.unwrap();
         assert_eq!(issued.secret, "wsk_s3cr3t");
         assert!(!format!("{issued:?}").contains("s3cr3t"), "the secret never reaches Debug output");
+    }
+
+    #[tokio::test]
+    async fn a_key_cannot_grant_more_than_it_has() {
+        let mut m = Mocks::default();
+        m.api_keys.expect_insert().never();
+        let tenancy = Tenancy::new(m.into_ports());
+        let granter = principal(Scopes::of(&[Scope::KeysManage, Scope::StatusesRead]));
+        let new = NewApiKey { scopes: Scopes::of(&[Scope::StatusesWrite]), ..NewApiKey::default() };
+        let err = tenancy.create_api_key(tenant(), new, Some(&granter)).await.unwrap_err();
+        assert_eq!(err.code(), "scope_not_grantable");
+        let new = NewUser { name: Name::new("ana").unwrap(), password: None, scopes: Scopes::of(&[Scope::Admin]) };
+        let err = tenancy.create_user(tenant(), new, Some(&granter)).await.unwrap_err();
+        assert_eq!(err.code(), "scope_not_grantable");
+    }
+
+    #[tokio::test]
+    async fn keys_expiring_in_the_past_are_refused() {
+        let mut m = Mocks::default();
+        m.api_keys.expect_insert().never();
+        // The clock says at(10).
+        let new = NewApiKey { expires_at: Some(at(10)), ..NewApiKey::default() };
+        let err = Tenancy::new(m.into_ports()).create_api_key(tenant(), new, None).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_expiry");
+    }
+
+    #[tokio::test]
+    async fn a_user_gets_a_token_and_a_hashed_password() {
+        let mut m = Mocks::default();
+        m.keys.expect_mint_user_token().returning(|| minted("0b5e2d1c-aaaa-4bbb-8ccc-123456789abc", 5));
+        m.passwords
+            .expect_hash()
+            .withf(|p| p.expose() == "correct horse")
+            .returning(|_| Ok(PasswordHash("$argon2id$stub".into())));
+        m.users
+            .expect_insert()
+            .withf(|u| {
+                u.token_hash == KeyHash([5; 32])
+                    && u.password_hash == Some(PasswordHash("$argon2id$stub".into()))
+                    && u.scopes == Scopes::USER
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let new = NewUser {
+            name: Name::new("ana").unwrap(),
+            password: Some(Password::new("correct horse").unwrap()),
+            scopes: Scopes::USER,
+        };
+        let issued = Tenancy::new(m.into_ports()).create_user(tenant(), new, None).await.unwrap();
+        assert_eq!(issued.token, "0b5e2d1c-aaaa-4bbb-8ccc-123456789abc");
+        assert!(!format!("{issued:?}").contains("0b5e2d1c-aaaa"));
+    }
+
+    #[tokio::test]
+    async fn a_taken_username_is_a_conflict() {
+        let mut m = Mocks::default();
+        m.keys.expect_mint_user_token().returning(|| minted("0b5e2d1c-aaaa-4bbb-8ccc-123456789abc", 5));
+        m.users.expect_insert().returning(|_| Err(InsertError::AlreadyExists));
+        let new = NewUser { name: Name::new("ana").unwrap(), password: None, scopes: Scopes::USER };
+        let err = Tenancy::new(m.into_ports()).create_user(tenant(), new, None).await.unwrap_err();
+        assert_eq!(err.code(), "user_already_exists");
+    }
+
+    #[tokio::test]
+    async fn revoking_an_unknown_key_is_not_found() {
+        let mut m = Mocks::default();
+        m.api_keys.expect_revoke().returning(|_, _, _| Ok(None));
+        let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(77));
+        let err = Tenancy::new(m.into_ports()).revoke_api_key(tenant(), id).await.unwrap_err();
+        assert_eq!(err.code(), "api_key_not_found");
     }
 }
