@@ -10,10 +10,15 @@ use sha2::{Digest, Sha256};
 use wastatus_domain::KeyHash;
 use wastatus_domain::ports::{KeyMint, MintedKey};
 
-/// Mints API key secrets and hashes presented ones.
+use crate::user_token;
+
+/// Mints API key secrets and per-user tokens (random UUID v4s, `0f8fad5b-d9cb-469f-a165-…`), and
+/// hashes presented ones. Each kind is accepted only in its own format, so an API key secret is
+/// never taken for a user token, nor the other way round.
 ///
-/// Randomness comes from [`rand::rng`], a cryptographically secure generator that is seeded, and
-/// periodically reseeded, from the operating system.
+/// Randomness for API keys comes from [`rand::rng`], a cryptographically secure generator that is
+/// seeded, and periodically reseeded, from the operating system; for user tokens it comes from
+/// [`uuid::Uuid::new_v4`], which reads the operating system's generator directly.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiKeyMint;
 
@@ -60,6 +65,14 @@ impl KeyMint for ApiKeyMint {
 
     fn hash(&self, presented: &str) -> Option<KeyHash> {
         Self::is_well_formed(presented).then(|| Self::digest(presented))
+    }
+
+    fn mint_user_token(&self) -> MintedKey {
+        user_token::mint()
+    }
+
+    fn hash_user_token(&self, presented: &str) -> Option<KeyHash> {
+        user_token::hash(presented)
     }
 }
 

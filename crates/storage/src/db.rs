@@ -25,7 +25,13 @@ impl Storage {
 
     /// Runs an `INSERT`, `UPDATE` or `DELETE` and returns how many rows it affected.
     pub(crate) async fn execute<Q: QueryTrait>(&self, query: Q) -> Result<u64, DbErr> {
-        let result = self.writer.execute_raw(self.statement(query.as_query())).await?;
+        self.execute_statement(query.as_query()).await
+    }
+
+    /// Runs a sea-query `INSERT`, `UPDATE` or `DELETE` statement (for what sea-orm's typed
+    /// queries cannot say, such as `INSERT … SELECT`) and returns how many rows it affected.
+    pub(crate) async fn execute_statement<S: StatementBuilder>(&self, statement: &S) -> Result<u64, DbErr> {
+        let result = self.writer.execute_raw(self.statement(statement)).await?;
         Ok(result.rows_affected())
     }
 

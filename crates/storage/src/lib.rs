@@ -3,25 +3,27 @@
 //!
 //! [`Storage`] is the whole public surface: it connects, applies the schema migrations, answers
 //! the readiness probe, and implements [`TenantRepository`], [`ApiKeyRepository`],
-//! [`SessionRepository`] and [`StatusRepository`] itself.
+//! [`UserRepository`], [`SessionRepository`] and [`StatusRepository`] itself.
 //!
 //! Every query that reads or changes a tenant's data is scoped by the tenant id the port is
 //! given, so no call returns or touches another tenant's rows. Database errors never leave this
 //! crate as such: they become [`InsertError::AlreadyExists`] (unique-key violations on insert),
-//! [`InsertError::ParentMissing`] (foreign-key violations on insert) or a [`StorageError`] that
-//! keeps the cause for the logs.
+//! [`InsertError::ParentMissing`] (foreign-key violations on insert, and a session whose owner
+//! is not a user of its tenant) or a [`StorageError`] that keeps the cause for the logs.
 //!
 //! How values are stored (see the migrations for the schema): ids are native `uuid` on
 //! PostgreSQL and 16-byte BLOBs on SQLite; timestamps are `timestamptz` on PostgreSQL and
 //! fixed-width UTC text on SQLite (`2026-01-31T09:05:00.000000Z`, which sorts chronologically);
-//! an API key's hash is 64 lowercase hex digits; enums are their domain names (`as_str`), and an
-//! unknown stored name is a [`StorageError`]. Unsigned domain numbers live in signed columns
+//! an API key's hash and a user's token hash are 64 lowercase hex digits; scopes are their names,
+//! space-separated; enums are their domain names (`as_str`); an unknown stored scope or enum name
+//! is a [`StorageError`]. Unsigned domain numbers live in signed columns
 //! (a text status's colour and a media size in `bigint`, media dimensions and durations in
 //! `integer`): a value too large for its column is refused on insert with a [`StorageError`],
 //! and a stored value outside the domain's range is a [`StorageError`] when read.
 //!
 //! [`TenantRepository`]: wastatus_domain::ports::TenantRepository
 //! [`ApiKeyRepository`]: wastatus_domain::ports::ApiKeyRepository
+//! [`UserRepository`]: wastatus_domain::ports::UserRepository
 //! [`SessionRepository`]: wastatus_domain::ports::SessionRepository
 //! [`StatusRepository`]: wastatus_domain::ports::StatusRepository
 //! [`InsertError::AlreadyExists`]: wastatus_domain::ports::InsertError::AlreadyExists

@@ -12,7 +12,10 @@ pub struct Model {
     pub display_prefix: String,
     /// The SHA-256 of the secret, as 64 lowercase hex digits.
     pub key_hash: String,
+    /// Space-separated scope names (`Scopes`'s `Display`).
+    pub scopes: String,
     pub created_at: DateTimeUtc,
+    pub expires_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
 }

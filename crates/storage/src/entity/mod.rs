@@ -5,3 +5,4 @@ pub mod api_key;
 pub mod session;
 pub mod status;
 pub mod tenant;
+pub mod user;

@@ -9,6 +9,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    /// The user whose device this is; NULL for none.
+    pub owner_user_id: Option<Uuid>,
     pub state: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -9,9 +9,11 @@ use wastatus_domain::ports::StorageError;
 use crate::error::storage_error;
 
 mod api_keys;
+mod credentials;
 mod sessions;
 mod statuses;
 mod tenants;
+mod users;
 
 /// Converts a row read while `doing` something into a domain value.
 fn convert_one<R, T>(

@@ -1,33 +1,64 @@
 //! [`SessionRepository`] on the `sessions` table.
+//!
+//! A session's owner is a user of the session's tenant. Inserting a session with an owner copies
+//! the owner's id from the `users` row of that tenant (`INSERT … SELECT … FROM users`), so an
+//! owner that is not a user of the tenant inserts nothing, which is reported as
+//! [`InsertError::ParentMissing`], just as for an unknown user: another tenant's user answers as
+//! if it did not exist. The foreign key to `users` still guards against a user deleted meanwhile.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use wastatus_domain::ports::{InsertError, SessionRepository, StorageError};
-use wastatus_domain::{Session, SessionId, SessionKey, SessionState, TenantId, Timestamp};
+use wastatus_domain::{Session, SessionId, SessionKey, SessionState, TenantId, Timestamp, UserId};
 
 use super::{convert_all, convert_one, parse_stored};
 use crate::Storage;
 use crate::entity::session::{self, Column};
-use crate::error::{failed, insert_failed};
+use crate::entity::user;
+use crate::error::{failed, insert_failed, storage_error};
 
 #[async_trait]
 impl SessionRepository for Storage {
     async fn insert(&self, session: &Session) -> Result<(), InsertError> {
-        let row = session::ActiveModel {
-            tenant_id: Set(*session.key.tenant.as_uuid()),
-            id: Set(session.key.id.as_str().to_owned()),
-            state: Set(session.state.as_str().to_owned()),
-            created_at: Set(session.created_at),
-            updated_at: Set(session.updated_at),
-        };
-        self.execute(session::Entity::insert(row)).await.map_err(insert_failed("inserting a session"))?;
+        const DOING: &str = "inserting a session";
+        let inserted = match session.owner {
+            None => {
+                let row = session::ActiveModel {
+                    tenant_id: Set(*session.key.tenant.as_uuid()),
+                    id: Set(session.key.id.as_str().to_owned()),
+                    owner_user_id: Set(None),
+                    state: Set(session.state.as_str().to_owned()),
+                    created_at: Set(session.created_at),
+                    updated_at: Set(session.updated_at),
+                };
+                self.execute(session::Entity::insert(row)).await
+            }
+            Some(owner) => {
+                let insert = owned_session_insert(session, owner).map_err(|err| storage_error(DOING, err))?;
+                self.execute_statement(&insert).await
+            }
+        }
+        .map_err(insert_failed(DOING))?;
+        if inserted == 0 {
+            // The owner is not a user of the tenant.
+            return Err(InsertError::ParentMissing);
+        }
         Ok(())
     }
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Session>, StorageError> {
         const DOING: &str = "reading a session";
         let select = session::Entity::find().filter(is_session(key));
+        let row = self.fetch_optional(select).await.map_err(failed(DOING))?;
+        convert_one(DOING, row, session_from_row)
+    }
+
+    async fn find_by_owner(&self, tenant: TenantId, owner: UserId) -> Result<Option<Session>, StorageError> {
+        const DOING: &str = "looking up a user's session";
+        let select = session::Entity::find()
+            .filter(Column::TenantId.eq(*tenant.as_uuid()))
+            .filter(Column::OwnerUserId.eq(*owner.as_uuid()));
         let row = self.fetch_optional(select).await.map_err(failed(DOING))?;
         convert_one(DOING, row, session_from_row)
     }
@@ -64,14 +95,45 @@ impl SessionRepository for Storage {
 }
 
 /// The condition that selects the session `key` (and never another tenant's).
-fn is_session(key: &SessionKey) -> sea_orm::Condition {
-    sea_orm::Condition::all().add(Column::TenantId.eq(*key.tenant.as_uuid())).add(Column::Id.eq(key.id.as_str()))
+fn is_session(key: &SessionKey) -> Condition {
+    Condition::all().add(Column::TenantId.eq(*key.tenant.as_uuid())).add(Column::Id.eq(key.id.as_str()))
+}
+
+/// `INSERT INTO sessions (…) SELECT tenant_id, …, id, … FROM users WHERE id = owner AND
+/// tenant_id = the session's tenant`: inserts `session` if `owner` is a user of its tenant, and
+/// nothing otherwise.
+fn owned_session_insert(session: &Session, owner: UserId) -> anyhow::Result<sea_orm::sea_query::InsertStatement> {
+    let owner_row = Query::select()
+        .expr(Expr::col((user::Entity, user::Column::TenantId)))
+        .expr(Expr::value(session.key.id.as_str()))
+        .expr(Expr::col((user::Entity, user::Column::Id)))
+        .expr(Expr::value(session.state.as_str()))
+        .expr(Expr::value(session.created_at))
+        .expr(Expr::value(session.updated_at))
+        .from(user::Entity)
+        .and_where(user::Column::Id.eq(*owner.as_uuid()))
+        .and_where(user::Column::TenantId.eq(*session.key.tenant.as_uuid()))
+        .take();
+    let mut insert = Query::insert();
+    insert
+        .into_table(session::Entity)
+        .columns([
+            Column::TenantId,
+            Column::Id,
+            Column::OwnerUserId,
+            Column::State,
+            Column::CreatedAt,
+            Column::UpdatedAt,
+        ])
+        .select_from(owner_row)?;
+    Ok(insert)
 }
 
 /// The session a row stores.
 fn session_from_row(row: session::Model) -> anyhow::Result<Session> {
     Ok(Session {
         key: SessionKey { tenant: TenantId::from_uuid(row.tenant_id), id: SessionId::new(row.id)? },
+        owner: row.owner_user_id.map(UserId::from_uuid),
         state: parse_stored("sessions.state", &row.state)?,
         created_at: row.created_at,
         updated_at: row.updated_at,

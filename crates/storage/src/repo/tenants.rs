@@ -2,13 +2,13 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 use wastatus_domain::ports::{InsertError, StorageError, TenantRepository};
 use wastatus_domain::{Name, Tenant, TenantId};
 
-use super::convert_one;
+use super::{convert_all, convert_one};
 use crate::Storage;
-use crate::entity::tenant;
+use crate::entity::tenant::{self, Column};
 use crate::error::{failed, insert_failed};
 
 #[async_trait]
@@ -27,6 +27,14 @@ impl TenantRepository for Storage {
         const DOING: &str = "reading a tenant";
         let row = self.fetch_optional(tenant::Entity::find_by_id(*id.as_uuid())).await.map_err(failed(DOING))?;
         convert_one(DOING, row, tenant_from_row)
+    }
+
+    /// Oldest first; tenants created at the same instant in id order.
+    async fn list(&self) -> Result<Vec<Tenant>, StorageError> {
+        const DOING: &str = "listing the tenants";
+        let select = tenant::Entity::find().order_by_asc(Column::CreatedAt).order_by_asc(Column::Id);
+        let rows = self.fetch_all(select).await.map_err(failed(DOING))?;
+        convert_all(DOING, rows, tenant_from_row)
     }
 }
 

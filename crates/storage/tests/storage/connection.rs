@@ -1,10 +1,10 @@
 //! Connecting, migrating and probing.
 
-use wastatus_domain::StatusQuery;
+use wastatus_domain::{ApiKey, Scopes, Session, StatusQuery};
 use wastatus_storage::Storage;
 
-use crate::fixtures::{at, given_session, given_status, given_tenant};
-use crate::harness::{TestDb, postgres_url, storage_tests};
+use crate::fixtures::{api_key, at, given_session, given_status, given_tenant, given_user};
+use crate::harness::{TestDb, on_postgres, postgres_url, storage_tests};
 
 storage_tests!(migrating_again_is_harmless, ping_and_backend, the_media_migration_keeps_existing_statuses);
 
@@ -40,9 +40,43 @@ async fn the_media_migration_keeps_existing_statuses(db: TestDb) {
     assert_eq!(page.items, vec![status]);
 }
 
+/// A PostgreSQL database made before access control gains the new columns and table: existing
+/// keys may do everything within their tenant and never expire, existing sessions have no owner.
+/// (SQLite cannot drop a column that has a foreign key, so the same check on SQLite is a unit
+/// test of the migrations, which can stop after the second one.)
+#[tokio::test]
+async fn the_access_migration_keeps_existing_keys_and_sessions_on_postgres() {
+    on_postgres(|db: TestDb| async move {
+        let session = given_session(&db, "main").await;
+        let status = given_status(&db, &session, at(0, 0)).await;
+        let key = ApiKey { scopes: Scopes::NONE, ..api_key(session.tenant) };
+        db.keys().insert(&key).await.unwrap();
+        // Back to the schema of the second migration.
+        for sql in [
+            "DROP TABLE users CASCADE",
+            "ALTER TABLE sessions DROP COLUMN owner_user_id",
+            "ALTER TABLE api_keys DROP COLUMN scopes, DROP COLUMN expires_at",
+            "DELETE FROM seaql_migrations WHERE version = 'm20261121_000003_access'",
+        ] {
+            db.raw(sql).await;
+        }
+
+        db.storage.migrate().await.expect("the access migration on a database with data");
+
+        let migrated = db.keys().find_by_hash(&key.hash).await.unwrap();
+        assert_eq!(migrated, Some(ApiKey { scopes: Scopes::TENANT, expires_at: None, ..key }));
+        let stored = db.sessions().get(&session).await.unwrap().expect("the session");
+        assert_eq!(stored, Session { owner: None, ..crate::fixtures::session(session.clone()) });
+        assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap(), Some(status));
+        let user = given_user(&db, session.tenant).await;
+        assert_eq!(db.users().list(session.tenant).await.unwrap(), vec![user]);
+    })
+    .await;
+}
+
 async fn ping_and_backend(db: TestDb) {
     db.storage.ping().await.expect("ping");
-    let expected = if db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let expected = if db.is_sqlite() { "sqlite" } else { "postgres" };
     assert_eq!(db.storage.backend(), expected);
     assert_eq!(db.storage.clone().backend(), expected, "clones share the pool");
 }

@@ -3,8 +3,9 @@
 use chrono::DateTime;
 use uuid::Uuid;
 use wastatus_domain::{
-    ApiKey, ApiKeyId, BackgroundColor, Caption, Font, KeyHash, MediaMeta, MediaStatus, Name, Session, SessionId,
-    SessionKey, SessionState, Status, StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus, Timestamp,
+    ApiKey, ApiKeyId, BackgroundColor, Caption, Font, KeyHash, MediaMeta, MediaStatus, Name, Scopes, Session,
+    SessionId, SessionKey, SessionState, Status, StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus,
+    Timestamp, User, UserId,
 };
 
 use crate::harness::TestDb;
@@ -26,7 +27,7 @@ pub fn hash() -> KeyHash {
     KeyHash(bytes)
 }
 
-/// A fresh, never used, unrevoked key of `tenant`.
+/// A fresh, never used, unrevoked key of `tenant` with the tenant scopes and no expiry.
 pub fn api_key(tenant: TenantId) -> ApiKey {
     ApiKey {
         id: ApiKeyId::from_uuid(Uuid::new_v4()),
@@ -34,10 +35,44 @@ pub fn api_key(tenant: TenantId) -> ApiKey {
         name: None,
         display_prefix: "wsk_AbCd".to_owned(),
         hash: hash(),
+        scopes: Scopes::TENANT,
         created_at: at(1, 0),
+        expires_at: None,
         last_used_at: None,
         revoked_at: None,
     }
+}
+
+/// Stores a new key of `tenant` created at `created_at`, and returns it.
+pub async fn given_key(db: &TestDb, tenant: TenantId, created_at: Timestamp) -> ApiKey {
+    let key = ApiKey { created_at, ..api_key(tenant) };
+    db.keys().insert(&key).await.unwrap();
+    key
+}
+
+/// A fresh, never used, enabled user of `tenant` with the default user scopes, no password and
+/// a random name (usernames are unique across tenants).
+pub fn user(tenant: TenantId) -> User {
+    let id = Uuid::new_v4();
+    User {
+        id: UserId::from_uuid(id),
+        tenant,
+        name: Name::new(format!("user-{}", id.simple())).unwrap(),
+        scopes: Scopes::USER,
+        token_hash: hash(),
+        token_prefix: "4f1c".to_owned(),
+        password_hash: None,
+        created_at: at(1, 0),
+        last_used_at: None,
+        disabled_at: None,
+    }
+}
+
+/// Stores a new user of `tenant`, and returns it.
+pub async fn given_user(db: &TestDb, tenant: TenantId) -> User {
+    let user = user(tenant);
+    db.users().insert(&user).await.unwrap();
+    user
 }
 
 pub fn session_key(tenant: TenantId, id: &str) -> SessionKey {
@@ -45,7 +80,7 @@ pub fn session_key(tenant: TenantId, id: &str) -> SessionKey {
 }
 
 pub fn session(key: SessionKey) -> Session {
-    Session { key, state: SessionState::Pairing, created_at: at(2, 0), updated_at: at(2, 0) }
+    Session { key, owner: None, state: SessionState::Pairing, created_at: at(2, 0), updated_at: at(2, 0) }
 }
 
 pub fn text(text: &str) -> StatusContent {

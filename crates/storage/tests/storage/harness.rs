@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tokio::sync::OnceCell;
-use wastatus_domain::ports::{ApiKeyRepository, SessionRepository, StatusRepository, TenantRepository};
+use wastatus_domain::ports::{ApiKeyRepository, SessionRepository, StatusRepository, TenantRepository, UserRepository};
 use wastatus_storage::Storage;
 
 /// The PostgreSQL server used when `WASTATUS_TEST_POSTGRES_URL` is not set.
@@ -67,12 +67,26 @@ impl TestDb {
         &self.storage
     }
 
+    pub fn users(&self) -> &dyn UserRepository {
+        &self.storage
+    }
+
     pub fn sessions(&self) -> &dyn SessionRepository {
         &self.storage
     }
 
     pub fn statuses(&self) -> &dyn StatusRepository {
         &self.storage
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
+    /// `id` as an SQL literal that compares equal to a stored id: a BLOB on SQLite, a `uuid` on
+    /// PostgreSQL.
+    pub fn uuid_literal(&self, id: &uuid::Uuid) -> String {
+        if self.is_sqlite() { format!("X'{}'", id.simple()) } else { format!("'{id}'") }
     }
 
     /// Runs SQL on a separate connection, to make states that the ports cannot make.

@@ -14,3 +14,4 @@ mod sessions;
 mod sqlite_only;
 mod statuses;
 mod tenants;
+mod users;

@@ -2,9 +2,11 @@
 
 use uuid::Uuid;
 use wastatus_domain::ports::InsertError;
-use wastatus_domain::{Session, SessionState, StatusQuery, TenantId};
+use wastatus_domain::{Session, SessionState, StatusQuery, TenantId, UserId};
 
-use crate::fixtures::{at, given_session, given_session_of, given_status, given_tenant, session, session_key};
+use crate::fixtures::{
+    at, given_session, given_session_of, given_status, given_tenant, given_user, session, session_key,
+};
 use crate::harness::{TestDb, storage_tests};
 
 storage_tests!(
@@ -16,6 +18,10 @@ storage_tests!(
     deleting_a_session_deletes_its_statuses,
     a_session_of_an_unknown_tenant_has_no_parent,
     an_unknown_stored_state_is_a_storage_error,
+    sessions_are_found_by_owner,
+    a_user_owns_at_most_one_session,
+    an_owner_that_is_not_a_user_of_the_tenant_has_no_parent,
+    deleting_a_user_row_leaves_its_session_without_owner,
 );
 
 async fn sessions_round_trip(db: TestDb) {
@@ -27,9 +33,21 @@ async fn sessions_round_trip(db: TestDb) {
         ..session(session_key(tenant.id, "shop_919876543210.v2"))
     };
     db.sessions().insert(&session).await.unwrap();
+    let user = given_user(&db, tenant.id).await;
+    let owned = Session {
+        owner: Some(user.id),
+        state: SessionState::Connected,
+        created_at: at(5, 42),
+        updated_at: at(6, 0),
+        ..crate::fixtures::session(session_key(tenant.id, "phone"))
+    };
+    db.sessions().insert(&owned).await.unwrap();
 
     assert_eq!(db.sessions().get(&session.key).await.unwrap(), Some(session.clone()));
+    assert_eq!(db.sessions().get(&owned.key).await.unwrap(), Some(owned.clone()));
     assert_eq!(db.sessions().get(&session_key(tenant.id, "other")).await.unwrap(), None);
+    assert_eq!(db.sessions().list(tenant.id).await.unwrap(), vec![owned.clone(), session.clone()]);
+    assert_eq!(db.sessions().list_all().await.unwrap(), vec![owned, session]);
 }
 
 async fn a_session_id_is_unique_within_a_tenant_only(db: TestDb) {
@@ -147,4 +165,96 @@ async fn an_unknown_stored_state_is_a_storage_error(db: TestDb) {
     assert!(format!("{err:#}").contains("hibernating"), "the cause names the value: {err:#}");
     assert!(db.sessions().list(key.tenant).await.is_err());
     assert!(db.sessions().list_all().await.is_err());
+}
+
+/// A session of `tenant` called `id`, owned by `owner`.
+fn owned(tenant: TenantId, id: &str, owner: UserId) -> Session {
+    Session { owner: Some(owner), ..session(session_key(tenant, id)) }
+}
+
+async fn sessions_are_found_by_owner(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let other = given_tenant(&db).await;
+    let owner = given_user(&db, tenant.id).await;
+    let without_device = given_user(&db, tenant.id).await;
+    given_session_of(&db, tenant.id, "unowned").await;
+    let device = owned(tenant.id, "phone", owner.id);
+    db.sessions().insert(&device).await.unwrap();
+    let their_owner = given_user(&db, other.id).await;
+    let their_device = owned(other.id, "phone", their_owner.id);
+    db.sessions().insert(&their_device).await.unwrap();
+
+    assert_eq!(db.sessions().find_by_owner(tenant.id, owner.id).await.unwrap(), Some(device.clone()));
+    assert_eq!(db.sessions().find_by_owner(other.id, their_owner.id).await.unwrap(), Some(their_device));
+    assert_eq!(db.sessions().find_by_owner(tenant.id, without_device.id).await.unwrap(), None);
+    assert_eq!(db.sessions().find_by_owner(other.id, owner.id).await.unwrap(), None, "another tenant's user");
+    assert_eq!(db.sessions().find_by_owner(tenant.id, their_owner.id).await.unwrap(), None, "another tenant's");
+    let unknown = UserId::from_uuid(Uuid::new_v4());
+    assert_eq!(db.sessions().find_by_owner(tenant.id, unknown).await.unwrap(), None);
+
+    // Once the device is deleted, the user has none, and may have a new one.
+    assert!(db.sessions().delete(&device.key).await.unwrap());
+    assert_eq!(db.sessions().find_by_owner(tenant.id, owner.id).await.unwrap(), None);
+    let replacement = owned(tenant.id, "new-phone", owner.id);
+    db.sessions().insert(&replacement).await.unwrap();
+    assert_eq!(db.sessions().find_by_owner(tenant.id, owner.id).await.unwrap(), Some(replacement));
+}
+
+async fn a_user_owns_at_most_one_session(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let owner = given_user(&db, tenant.id).await;
+    let first = owned(tenant.id, "phone", owner.id);
+    db.sessions().insert(&first).await.unwrap();
+
+    let second = owned(tenant.id, "tablet", owner.id);
+    let err = db.sessions().insert(&second).await.unwrap_err();
+    assert!(matches!(err, InsertError::AlreadyExists), "{err:?}");
+    assert_eq!(db.sessions().get(&second.key).await.unwrap(), None);
+    assert_eq!(db.sessions().find_by_owner(tenant.id, owner.id).await.unwrap(), Some(first.clone()), "untouched");
+
+    // The same id with another owner is taken too.
+    let someone = given_user(&db, tenant.id).await;
+    let err = db.sessions().insert(&owned(tenant.id, "phone", someone.id)).await.unwrap_err();
+    assert!(matches!(err, InsertError::AlreadyExists), "{err:?}");
+    assert_eq!(db.sessions().find_by_owner(tenant.id, someone.id).await.unwrap(), None);
+    assert_eq!(db.sessions().get(&first.key).await.unwrap(), Some(first));
+
+    // Sessions without an owner do not conflict with each other.
+    for id in ["a", "b", "c"] {
+        given_session_of(&db, tenant.id, id).await;
+    }
+    assert_eq!(db.sessions().list(tenant.id).await.unwrap().len(), 4);
+}
+
+async fn an_owner_that_is_not_a_user_of_the_tenant_has_no_parent(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let other = given_tenant(&db).await;
+    let their_user = given_user(&db, other.id).await;
+    let cases = [
+        ("an unknown user", owned(tenant.id, "phone", UserId::from_uuid(Uuid::new_v4()))),
+        ("another tenant's user", owned(tenant.id, "phone", their_user.id)),
+        ("an unknown tenant", owned(TenantId::from_uuid(Uuid::new_v4()), "phone", their_user.id)),
+    ];
+    for (case, orphan) in cases {
+        let err = db.sessions().insert(&orphan).await.unwrap_err();
+        assert!(matches!(err, InsertError::ParentMissing), "{case}: {err:?}");
+        assert_eq!(db.sessions().get(&orphan.key).await.unwrap(), None, "{case}");
+    }
+    assert_eq!(db.sessions().list_all().await.unwrap(), vec![]);
+    assert_eq!(db.sessions().find_by_owner(other.id, their_user.id).await.unwrap(), None);
+}
+
+/// Users are disabled, never deleted, by the app; should a row go, its session stays, unowned.
+async fn deleting_a_user_row_leaves_its_session_without_owner(db: TestDb) {
+    let tenant = given_tenant(&db).await;
+    let owner = given_user(&db, tenant.id).await;
+    let device = owned(tenant.id, "phone", owner.id);
+    db.sessions().insert(&device).await.unwrap();
+    let status = given_status(&db, &device.key, at(3, 0)).await;
+
+    db.raw(&format!("DELETE FROM users WHERE id = {}", db.uuid_literal(owner.id.as_uuid()))).await;
+
+    assert_eq!(db.sessions().get(&device.key).await.unwrap(), Some(Session { owner: None, ..device.clone() }));
+    assert_eq!(db.sessions().find_by_owner(tenant.id, owner.id).await.unwrap(), None);
+    assert_eq!(db.statuses().get(tenant.id, status.id()).await.unwrap(), Some(status), "its statuses stay");
 }
