@@ -259,8 +259,9 @@ pub struct MediaRejected {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait MediaPreparer: Send + Sync {
-    /// Prepared media of `kind`, or why the input cannot be used. Never a partial result.
-    async fn prepare(&self, input: MediaInput, kind: MediaKind) -> Result<PreparedMedia, MediaRejected>;
+    /// Prepared media of `kind` (with `None`, of whichever kind the bytes are), or why the
+    /// input cannot be used. Never a partial result.
+    async fn prepare(&self, input: MediaInput, kind: Option<MediaKind>) -> Result<PreparedMedia, MediaRejected>;
 }
 
 /// Tells the time. Implementations truncate to microseconds (see [`Timestamp`]).

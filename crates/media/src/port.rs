@@ -10,18 +10,18 @@ use crate::{MediaError, MediaKind, MediaPipeline, Source, decode_base64};
 
 #[async_trait]
 impl MediaPreparer for MediaPipeline {
-    async fn prepare(&self, input: MediaInput, kind: MediaKind) -> Result<PreparedMedia, MediaRejected> {
+    async fn prepare(&self, input: MediaInput, kind: Option<MediaKind>) -> Result<PreparedMedia, MediaRejected> {
         let MediaInput { source, declared_mime } = input;
         let (source, declared) = match source {
             MediaSource::Url(url) => (Source::Url(url), declared_mime),
             MediaSource::Bytes(bytes) => (Source::Bytes(bytes), declared_mime),
             MediaSource::Base64(data) => {
-                let decoded = decode_base64(&data, self.limit(Some(kind))).map_err(rejected)?;
+                let decoded = decode_base64(&data, self.limit(kind)).map_err(rejected)?;
                 // An explicit `mime_type` speaks louder than a `data:` prefix.
                 (Source::Bytes(decoded.bytes), declared_mime.or(decoded.declared_mime))
             }
         };
-        let prepared = self.process(source, declared.as_deref(), Some(kind)).await.map_err(rejected)?;
+        let prepared = self.process(source, declared.as_deref(), kind).await.map_err(rejected)?;
         Ok(into_domain(prepared))
     }
 }

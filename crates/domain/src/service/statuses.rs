@@ -26,9 +26,10 @@ pub struct ReadyToPublish {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishContent {
     Text(TextStatus),
-    /// An image or video, still to be fetched, checked and prepared.
+    /// An image or video, still to be fetched, checked and prepared. `kind: None` publishes
+    /// whichever of the two the bytes turn out to be.
     Media {
-        kind: MediaKind,
+        kind: Option<MediaKind>,
         caption: Option<Caption>,
         input: MediaInput,
     },
@@ -159,7 +160,7 @@ impl Statuses {
                 self.admit(&session)?;
                 let prepared = self.ports.media.prepare(input, kind).await.map_err(PublishStatusError::InvalidMedia)?;
                 let status = MediaStatus { caption, media: prepared.meta() };
-                let content = match kind {
+                let content = match prepared.kind {
                     MediaKind::Image => StatusContent::Image(status),
                     MediaKind::Video => StatusContent::Video(status),
                 };
@@ -363,7 +364,7 @@ mod tests {
         let caption = Caption::new("Weekend vibes").unwrap();
         PublishStatus {
             session: key("s1"),
-            content: PublishContent::Media { kind: MediaKind::Image, caption, input },
+            content: PublishContent::Media { kind: Some(MediaKind::Image), caption, input },
             view_once: false,
         }
     }
@@ -387,7 +388,7 @@ mod tests {
         m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
         m.media
             .expect_prepare()
-            .withf(|_, kind| *kind == MediaKind::Image)
+            .withf(|_, kind| *kind == Some(MediaKind::Image))
             .times(1)
             .returning(|_, _| Ok(prepared_jpeg()));
         recording_statuses(&mut m);
@@ -403,6 +404,23 @@ mod tests {
         let StatusContent::Image(image) = status.content() else { panic!("an image status") };
         assert_eq!(image.caption.as_ref().unwrap().as_str(), "Weekend vibes");
         assert_eq!(image.media, prepared_jpeg().meta());
+    }
+
+    #[tokio::test]
+    async fn media_of_either_kind_becomes_the_kind_its_bytes_are() {
+        let mut m = Mocks::default();
+        m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
+        let video = PreparedMedia { kind: MediaKind::Video, duration_secs: Some(12), ..prepared_jpeg() };
+        let prepared = video.clone();
+        m.media.expect_prepare().withf(|_, kind| kind.is_none()).times(1).returning(move |_, _| Ok(prepared.clone()));
+        recording_statuses(&mut m);
+        m.driver.expect_publish().returning(|_, _, _| Ok(MessageId::new("3EB0DDDDDDDDDDDDDDDDDDDD").unwrap()));
+        m.events.expect_emit().returning(|_| ());
+        let mut command = image_command();
+        let PublishContent::Media { kind, .. } = &mut command.content else { unreachable!() };
+        *kind = None;
+        let status = Statuses::new(m.into_ports()).publish(command).await.unwrap();
+        assert_eq!(status.status_type(), StatusType::Video);
     }
 
     #[tokio::test]
