@@ -17,6 +17,8 @@ pub const CODES: &[(&str, u16, &str)] = &[
     // The request itself.
     ("malformed_json", 400, "The body is not valid JSON"),
     ("unauthorized", 401, "Missing or invalid credentials"),
+    ("forbidden", 403, "The credential lacks the scope this route needs"),
+    ("rate_limited", 429, "Too many requests"),
     ("not_found", 404, "No such route"),
     ("method_not_allowed", 405, "Method not allowed on this route"),
     ("payload_too_large", 413, "The request body is too large"),
@@ -37,6 +39,9 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("invalid_fault", 422, "Unknown or invalid fault"),
     ("unsupported_audience", 422, "This audience is not supported"),
     ("invalid_qr_format", 422, "Unknown QR code format"),
+    ("invalid_scope", 422, "Unknown scope"),
+    ("invalid_expiry", 422, "The expiry time is not in the future"),
+    ("invalid_password", 422, "The password does not meet the rules"),
     // Media.
     ("caption_too_long", 422, "The caption is too long"),
     ("media_missing", 422, "An image or video status needs media"),
@@ -65,6 +70,13 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("session_not_found", 404, "Session not found"),
     ("status_not_found", 404, "Status not found"),
     ("tenant_not_found", 404, "Tenant not found"),
+    ("api_key_not_found", 404, "API key not found"),
+    ("user_not_found", 404, "User not found"),
+    ("no_device", 404, "The user owns no session"),
+    ("scope_not_grantable", 403, "A credential cannot grant scopes it lacks"),
+    ("user_already_exists", 409, "A user with this name already exists"),
+    ("user_has_device", 409, "The user already owns a session"),
+    ("publish_pace_exceeded", 429, "The session publishes too fast"),
     ("sandbox_only", 404, "Only available with the sandbox driver"),
     ("fault_not_applicable", 409, "The fault does not apply in the session's state"),
     ("session_already_exists", 409, "A session with this id already exists"),
@@ -83,6 +95,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     // The server.
     ("request_timeout", 503, "The request took too long"),
     ("not_ready", 503, "The service is not ready"),
+    ("login_not_configured", 503, "Logging in is not configured"),
     ("internal", 500, "Internal error"),
 ];
 
@@ -152,8 +165,25 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new("unauthorized", "send a valid API key as X-Api-Key or as Authorization: Bearer")
-            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+        Self::new(
+            "unauthorized",
+            "send a valid credential: an API key as X-Api-Key, or an API key, user token or JWT as Authorization: Bearer",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// A `429` telling the client when to try again (`Retry-After`, in whole seconds, rounded
+    /// up so that a client that waits that long is admitted).
+    pub fn rate_limited(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self::new("rate_limited", detail).with_retry_after(wait)
+    }
+
+    /// Adds `Retry-After` (whole seconds, rounded up, at least 1) and the same number as the
+    /// `retry_after` member.
+    pub fn with_retry_after(self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(secs)).with_extension("retry_after", secs)
     }
 
     /// Adds a member to the problem document. The members RFC 9457 and this API define

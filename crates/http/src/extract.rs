@@ -6,8 +6,10 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 use wastatus_domain::service::AuthenticateError;
-use wastatus_domain::{Principal, SessionId, SessionKey, StatusId};
+
+use wastatus_domain::{Principal, Scope, SessionId, SessionKey, StatusId};
 
 use crate::ApiState;
 use crate::error::ApiError;
@@ -61,20 +63,87 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The authenticated caller, from `X-Api-Key: <key>` or `Authorization: Bearer <key>`.
-pub struct Auth(pub Principal);
+/// A scope a route requires, as a type, so that every authenticated handler states its scope
+/// in its signature (see [`scope`]).
+pub trait RequiredScope: Send + Sync + 'static {
+    /// `None`: any valid credential will do.
+    const SCOPE: Option<Scope>;
+}
 
-impl FromRequestParts<ApiState> for Auth {
+/// The scopes as types, for [`Auth`], [`SessionPath`] and [`StatusPath`].
+pub mod scope {
+    use wastatus_domain::Scope;
+
+    use super::RequiredScope;
+
+    macro_rules! scopes {
+        ($($(#[$doc:meta])* $name:ident => $scope:expr;)*) => {$(
+            $(#[$doc])*
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Option<Scope> = $scope;
+            }
+        )*};
+    }
+
+    scopes! {
+        /// Any valid credential.
+        Authenticated => None;
+        StatusesRead => Some(Scope::StatusesRead);
+        StatusesWrite => Some(Scope::StatusesWrite);
+        SessionsRead => Some(Scope::SessionsRead);
+        SessionsManage => Some(Scope::SessionsManage);
+        KeysManage => Some(Scope::KeysManage);
+        Admin => Some(Scope::Admin);
+    }
+}
+
+/// The authenticated caller, holding scope `S`.
+///
+/// The credential comes from `X-Api-Key: <key>` or `Authorization: Bearer <key | per-user
+/// token | JWT>`: `401` without a valid one, `429` over the credential's request rate, `403`
+/// without the scope.
+pub struct Auth<S> {
+    pub principal: Principal,
+    scope: PhantomData<S>,
+}
+
+impl<S: RequiredScope> FromRequestParts<ApiState> for Auth<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let presented = credential(parts).ok_or_else(ApiError::unauthorized)?;
-        match state.tenancy.authenticate(presented).await {
-            Ok(principal) => Ok(Auth(principal)),
-            Err(AuthenticateError::InvalidCredentials) => Err(ApiError::unauthorized()),
-            Err(e) => Err(ApiError::from_use_case(e)),
+        let principal = authenticate(parts, state).await?;
+        if let Some(scope) = S::SCOPE
+            && !principal.allows(scope)
+        {
+            return Err(ApiError::new(
+                "forbidden",
+                format!("this credential lacks the scope `{scope}` this route needs"),
+            ));
         }
+        Ok(Auth { principal, scope: PhantomData })
     }
+}
+
+/// The request's principal: authenticated and counted against its rate limit once per
+/// request, however many extractors ask.
+async fn authenticate(parts: &mut Parts, state: &ApiState) -> Result<Principal, ApiError> {
+    if let Some(principal) = parts.extensions.get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    let presented = credential(parts).ok_or_else(ApiError::unauthorized)?;
+    let principal = match state.tenancy.authenticate(presented).await {
+        Ok(principal) => principal,
+        Err(AuthenticateError::InvalidCredentials) => return Err(ApiError::unauthorized()),
+        Err(e) => return Err(ApiError::from_use_case(e)),
+    };
+    if let Some(limit) = &state.request_limit
+        && let Err(wait) = limit.admit(&principal.credential.to_string())
+    {
+        return Err(ApiError::rate_limited("this credential sent too many requests", wait));
+    }
+    parts.extensions.insert(principal.clone());
+    Ok(principal)
 }
 
 fn credential(parts: &Parts) -> Option<&str> {
@@ -87,40 +156,43 @@ fn credential(parts: &Parts) -> Option<&str> {
 }
 
 /// The caller and the one path parameter of the route.
-async fn authenticated_path(parts: &mut Parts, state: &ApiState) -> Result<(Principal, String), ApiError> {
-    let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+async fn authenticated_path<S: RequiredScope>(
+    parts: &mut Parts,
+    state: &ApiState,
+) -> Result<(Principal, String), ApiError> {
+    let Auth::<S> { principal, .. } = Auth::from_request_parts(parts, state).await?;
     let Path(raw) = Path::<String>::from_request_parts(parts, state)
         .await
         .map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
     Ok((principal, raw))
 }
 
-/// A session addressed by the path, within the caller's tenant. An id that cannot exist is
-/// simply not found.
-pub struct SessionPath(pub SessionKey);
+/// A session addressed by the path, within the caller's tenant, for a caller holding scope
+/// `S`. An id that cannot exist is simply not found.
+pub struct SessionPath<S>(pub SessionKey, pub PhantomData<S>);
 
-impl FromRequestParts<ApiState> for SessionPath {
+impl<S: RequiredScope> FromRequestParts<ApiState> for SessionPath<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let (principal, raw) = authenticated_path(parts, state).await?;
+        let (principal, raw) = authenticated_path::<S>(parts, state).await?;
         let id = SessionId::new(raw.clone())
             .map_err(|_| ApiError::new("session_not_found", format!("no session with id {raw}")))?;
-        Ok(SessionPath(SessionKey { tenant: principal.tenant, id }))
+        Ok(SessionPath(SessionKey { tenant: principal.tenant, id }, PhantomData))
     }
 }
 
-/// A status addressed by the path, with the caller. An id that cannot exist is simply not
-/// found.
-pub struct StatusPath(pub Principal, pub StatusId);
+/// A status addressed by the path, with the caller holding scope `S`. An id that cannot exist
+/// is simply not found.
+pub struct StatusPath<S>(pub Principal, pub StatusId, pub PhantomData<S>);
 
-impl FromRequestParts<ApiState> for StatusPath {
+impl<S: RequiredScope> FromRequestParts<ApiState> for StatusPath<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let (principal, raw) = authenticated_path(parts, state).await?;
+        let (principal, raw) = authenticated_path::<S>(parts, state).await?;
         let id = raw.parse().map_err(|_| ApiError::new("status_not_found", format!("no status with id {raw}")))?;
-        Ok(StatusPath(principal, id))
+        Ok(StatusPath(principal, id, PhantomData))
     }
 }
 

@@ -37,6 +37,16 @@ pub struct ApiState {
     pub readiness: Arc<dyn Readiness>,
     /// Renders `/metrics`; `None` answers 404 there.
     pub metrics: Option<PrometheusHandle>,
+    /// Requests per credential; `None` leaves them unlimited.
+    pub request_limit: Option<Arc<dyn RequestLimit>>,
+    /// Login attempts per username; `None` leaves them unlimited.
+    pub login_limit: Option<Arc<dyn RequestLimit>>,
+}
+
+/// A rate limit by key (a credential, a username).
+pub trait RequestLimit: Send + Sync {
+    /// Counts a request; `Err` says how long until another would be admitted.
+    fn admit(&self, key: &str) -> Result<(), Duration>;
 }
 
 /// Limits that protect the server.

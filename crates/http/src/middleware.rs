@@ -23,6 +23,8 @@ pub fn apply(router: Router, config: &HttpConfig) -> Router {
     let timeout = config.request_timeout;
     router
         .layer(middleware::from_fn(move |req: Request, next: Next| time_limit(req, next, timeout)))
+        // Outside the time-out, so that its answer takes a compatibility surface's shape too.
+        .layer(middleware::from_fn(crate::routes::compat::reshape))
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -37,13 +37,22 @@ pub struct Session {
     #[schema(example = "session-main")]
     pub id: String,
     pub state: SessionState,
+    /// The user whose device this session is (the one `POST /status/media` publishes through).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<domain::Session> for Session {
     fn from(s: domain::Session) -> Self {
-        Self { id: s.key.id.to_string(), state: s.state.into(), created_at: s.created_at, updated_at: s.updated_at }
+        Self {
+            id: s.key.id.to_string(),
+            state: s.state.into(),
+            user_id: s.owner.map(|u| *u.as_uuid()),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
     }
 }
 
@@ -57,6 +66,9 @@ pub struct CreateSession {
     /// 1–64 letters, digits, `-`, `_` or `.`, starting with a letter or digit; unique in the tenant.
     #[schema(example = "session-main")]
     pub id: String,
+    /// Makes the session this user's device. A user has at most one.
+    #[serde(default)]
+    pub user_id: Option<uuid::Uuid>,
 }
 
 /// How to link the session to a phone.

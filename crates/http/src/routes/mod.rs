@@ -1,5 +1,8 @@
 //! The handlers, grouped by resource.
 
+mod access;
+mod admin;
+pub(crate) mod compat;
 pub mod dto;
 pub mod health;
 mod qr;
@@ -35,9 +38,21 @@ pub fn api(options: Options) -> OpenApiRouter<ApiState> {
         .routes(routes!(sessions::logout))
         .routes(routes!(statuses::publish, statuses::list).layer(publish_limit))
         .routes(routes!(statuses::get, statuses::revoke))
+        .routes(routes!(access::login))
+        .routes(routes!(access::me))
+        .routes(routes!(access::create_api_key, access::list_api_keys))
+        .routes(routes!(access::revoke_api_key))
+        .routes(routes!(access::create_user, access::list_users))
+        .routes(routes!(access::get_user, access::disable_user))
+        .routes(routes!(access::rotate_user_token))
+        .routes(routes!(admin::create_tenant, admin::list_tenants))
+        .routes(routes!(admin::get_tenant))
+        .routes(routes!(admin::create_tenant_key, admin::list_tenant_keys))
+        .routes(routes!(admin::create_tenant_user, admin::list_tenant_users))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(health::metrics));
+        .routes(routes!(health::metrics))
+        .merge(compat::routes(options.publish_body_limit));
     if options.sandbox { router.routes(routes!(sandbox::inject_fault)) } else { router }
 }
 

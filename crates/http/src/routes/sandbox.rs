@@ -7,6 +7,7 @@ use wastatus_domain::ports::Fault;
 use super::dto::{FaultRequest, Session};
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
+use crate::extract::scope::SessionsManage;
 use crate::extract::{ApiJson, SessionPath};
 
 /// Make the sandbox driver simulate a fault on a session (sandbox only).
@@ -20,10 +21,10 @@ use crate::extract::{ApiJson, SessionPath};
         (status = 200, description = "The session after the fault", body = Session),
         (status = 404, description = "`session_not_found`; `not_found` when another driver runs", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_fault`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
 pub async fn inject_fault(
     State(state): State<ApiState>,
-    SessionPath(key): SessionPath,
+    SessionPath(key, _): SessionPath<SessionsManage>,
     ApiJson(body): ApiJson<FaultRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let fault = match body.fault.as_str() {

@@ -4,27 +4,30 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wastatus_domain::{PairMethod, Pairing, PhoneNumber, SessionId};
+use wastatus_domain::{PairMethod, Pairing, PhoneNumber, SessionId, UserId};
 
 use super::dto::{CreateSession, PairRequest, PairResponse, QrQuery, Session, SessionList};
 use super::qr::{self, QrFormat};
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
+use crate::extract::scope::{SessionsManage, SessionsRead};
 use crate::extract::{ApiJson, ApiQuery, Auth, SessionPath};
 
 /// Create a session. It starts in `pairing`; pair it next.
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession, responses(
     (status = 201, body = Session, headers(("location" = String, description = "The new session's URL"))),
-    (status = 409, description = "`session_already_exists`", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`session_already_exists`, `user_has_device`", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "`invalid_session_id`", body = Problem, content_type = "application/problem+json"),
-), security(("api_key" = []), ("bearer" = [])))]
+), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
 pub async fn create(
     State(state): State<ApiState>,
-    Auth(principal): Auth,
+    auth: Auth<SessionsManage>,
     ApiJson(body): ApiJson<CreateSession>,
 ) -> Result<Response, ApiError> {
     let id = SessionId::new(body.id)?;
-    let session = state.sessions.create(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    let owner = body.user_id.map(UserId::from_uuid);
+    let session = state.sessions.create(auth.principal.tenant, id, owner).await.map_err(ApiError::from_use_case)?;
     let location = format!("/v1/sessions/{}", session.key.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Session::from(session))).into_response())
 }
@@ -32,9 +35,9 @@ pub async fn create(
 /// List the tenant's sessions with their live states.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", responses(
     (status = 200, body = SessionList),
-), security(("api_key" = []), ("bearer" = [])))]
-pub async fn list(State(state): State<ApiState>, Auth(principal): Auth) -> Result<Json<SessionList>, ApiError> {
-    let sessions = state.sessions.list(principal.tenant).await.map_err(ApiError::from_use_case)?;
+), security(("api_key" = ["sessions:read"]), ("bearer" = ["sessions:read"])))]
+pub async fn list(State(state): State<ApiState>, auth: Auth<SessionsRead>) -> Result<Json<SessionList>, ApiError> {
+    let sessions = state.sessions.list(auth.principal.tenant).await.map_err(ApiError::from_use_case)?;
     Ok(Json(SessionList { items: sessions.into_iter().map(Session::from).collect() }))
 }
 
@@ -44,8 +47,11 @@ pub async fn list(State(state): State<ApiState>, Auth(principal): Auth) -> Resul
     responses(
         (status = 200, body = Session),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
-pub async fn get(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<Json<Session>, ApiError> {
+    ), security(("api_key" = ["sessions:read"]), ("bearer" = ["sessions:read"])))]
+pub async fn get(
+    State(state): State<ApiState>,
+    SessionPath(key, _): SessionPath<SessionsRead>,
+) -> Result<Json<Session>, ApiError> {
     let session = state.sessions.get(&key).await.map_err(ApiError::from_use_case)?;
     Ok(Json(session.into()))
 }
@@ -56,8 +62,11 @@ pub async fn get(State(state): State<ApiState>, SessionPath(key): SessionPath) -
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
-pub async fn delete(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<StatusCode, ApiError> {
+    ), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
+pub async fn delete(
+    State(state): State<ApiState>,
+    SessionPath(key, _): SessionPath<SessionsManage>,
+) -> Result<StatusCode, ApiError> {
     state.sessions.delete(&key).await.map_err(ApiError::from_use_case)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -71,10 +80,10 @@ pub async fn delete(State(state): State<ApiState>, SessionPath(key): SessionPath
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`session_already_paired`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_phone_number`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
 pub async fn pair(
     State(state): State<ApiState>,
-    SessionPath(key): SessionPath,
+    SessionPath(key, _): SessionPath<SessionsManage>,
     ApiJson(body): ApiJson<PairRequest>,
 ) -> Result<Json<PairResponse>, ApiError> {
     let method = match body {
@@ -110,10 +119,10 @@ pub async fn pair(
         )),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`qr_not_available`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["sessions:read"]), ("bearer" = ["sessions:read"])))]
 pub async fn qr(
     State(state): State<ApiState>,
-    SessionPath(key): SessionPath,
+    SessionPath(key, _): SessionPath<SessionsRead>,
     ApiQuery(query): ApiQuery<QrQuery>,
 ) -> Result<Response, ApiError> {
     let format = QrFormat::parse(query.format.as_deref())?;
@@ -127,8 +136,11 @@ pub async fn qr(
     responses(
         (status = 200, body = Session),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
-pub async fn logout(State(state): State<ApiState>, SessionPath(key): SessionPath) -> Result<Json<Session>, ApiError> {
+    ), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
+pub async fn logout(
+    State(state): State<ApiState>,
+    SessionPath(key, _): SessionPath<SessionsManage>,
+) -> Result<Json<Session>, ApiError> {
     let session = state.sessions.logout(&key).await.map_err(ApiError::from_use_case)?;
     Ok(Json(session.into()))
 }

@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wastatus_domain::service::{PublishContent, PublishStatus, PublishStatusError};
 use wastatus_domain::{
-    BackgroundColor, Caption, FailureCode, Font, InvalidValue, MediaInput, MediaKind, MediaSource, PageLimit,
-    SessionKey, StatusQuery, StatusText, TextStatus,
+    self as domain, BackgroundColor, Caption, FailureCode, Font, InvalidValue, MediaInput, MediaKind, MediaSource,
+    PageLimit, SessionKey, StatusQuery, StatusText, TextStatus,
 };
 
 use super::dto::{
@@ -18,6 +18,7 @@ use super::dto::{
 };
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
+use crate::extract::scope::{StatusesRead, StatusesWrite};
 use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
 
 /// Publish a status (JSON, or a `multipart/form-data` upload) and wait for WhatsApp's
@@ -37,29 +38,35 @@ use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_paired`, `logged_out`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`, `media_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`publish_pace_exceeded` (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `caption_too_long`, `media_missing`, `media_ambiguous`, the `media_…` and `video_…` codes, `unsupported_status_type`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`upload_failed`, `device_error`, `server_rejected`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "`upload_timeout`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["statuses:write"]), ("bearer" = ["statuses:write"])))]
 pub async fn publish(
     State(state): State<ApiState>,
-    SessionPath(session): SessionPath,
+    SessionPath(session, _): SessionPath<StatusesWrite>,
     body: PublishBody,
 ) -> Result<Response, ApiError> {
-    let command = publish_command(session, body)?;
-    // Fetching and preparing media happens in the request: a client that goes away, or a
-    // request that times out, abandons it with nothing stored. Once stored, the status runs
-    // to its recorded outcome in a task of its own: a send is never cut off between WhatsApp
-    // and storage.
+    let status = run_publish(&state, publish_command(session, body)?).await?;
+    let location = format!("/v1/statuses/{}", status.id());
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Status::from(&status))).into_response())
+}
+
+/// Runs a publish the way every route does (native and compatibility): fetching and preparing
+/// media in the request, so a client that goes away, or a request that times out, abandons it
+/// with nothing stored; then storing and sending in a task of its own, so a send is never cut
+/// off between WhatsApp and storage.
+///
+/// A status that was stored and then failed comes back as the failure's code, with the
+/// status's id in `status_id` and the stored status in `resource`.
+pub(super) async fn run_publish(state: &ApiState, command: PublishStatus) -> Result<domain::Status, ApiError> {
     let ready = state.statuses.prepare(command).await.map_err(publish_error)?;
     let statuses = state.statuses.clone();
     let outcome = tokio::spawn(async move { statuses.send(ready).await }).await.map_err(join_error)?;
     match outcome {
-        Ok(status) => {
-            let location = format!("/v1/statuses/{}", status.id());
-            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Status::from(&status))).into_response())
-        }
+        Ok(status) => Ok(status),
         Err(PublishStatusError::Failed { status }) => {
             let error = match status.failure() {
                 Some(f) if f.code != FailureCode::Internal => ApiError::new(f.code.as_str(), f.message.clone()),
@@ -79,6 +86,7 @@ fn publish_error(error: PublishStatusError) -> ApiError {
         PublishStatusError::InvalidMedia(rejected) if rejected.code != "internal" => {
             ApiError::new(rejected.code, rejected.message).with_field("media")
         }
+        PublishStatusError::Paced { retry_after } => ApiError::from_use_case(error).with_retry_after(retry_after),
         other => ApiError::from_use_case(other),
     }
 }
@@ -212,7 +220,11 @@ fn publish_command(session: SessionKey, body: PublishBody) -> Result<PublishStat
         "image" | "video" => {
             let kind = if body.status_type == "image" { MediaKind::Image } else { MediaKind::Video };
             let caption = body.caption.map(Caption::new).transpose()?.flatten();
-            PublishContent::Media { kind, caption, input: media_input(body.media.unwrap_or_default(), upload)? }
+            PublishContent::Media {
+                kind: Some(kind),
+                caption,
+                input: media_input(body.media.unwrap_or_default(), upload)?,
+            }
         }
         other => {
             return Err(ApiError::new(
@@ -258,10 +270,10 @@ fn media_input(media: MediaRequest, upload: Option<(Bytes, Option<String>)>) -> 
         (status = 200, body = StatusPage),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_limit`, `invalid_cursor`, `invalid_state`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["statuses:read"]), ("bearer" = ["statuses:read"])))]
 pub async fn list(
     State(state): State<ApiState>,
-    SessionPath(session): SessionPath,
+    SessionPath(session, _): SessionPath<StatusesRead>,
     ApiQuery(query): ApiQuery<StatusListQuery>,
 ) -> Result<Json<StatusPage>, ApiError> {
     let query = StatusQuery {
@@ -285,10 +297,10 @@ pub async fn list(
     responses(
         (status = 200, body = Status),
         (status = 404, description = "`status_not_found`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["statuses:read"]), ("bearer" = ["statuses:read"])))]
 pub async fn get(
     State(state): State<ApiState>,
-    StatusPath(principal, id): StatusPath,
+    StatusPath(principal, id, _): StatusPath<StatusesRead>,
 ) -> Result<Json<Status>, ApiError> {
     let status = state.statuses.get(principal.tenant, id).await.map_err(ApiError::from_use_case)?;
     Ok(Json(Status::from(&status)))
@@ -302,10 +314,10 @@ pub async fn get(
         (status = 404, description = "`status_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`status_not_revocable`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
-    ), security(("api_key" = []), ("bearer" = [])))]
+    ), security(("api_key" = ["statuses:write"]), ("bearer" = ["statuses:write"])))]
 pub async fn revoke(
     State(state): State<ApiState>,
-    StatusPath(principal, id): StatusPath,
+    StatusPath(principal, id, _): StatusPath<StatusesWrite>,
 ) -> Result<Json<Status>, ApiError> {
     let statuses = state.statuses.clone();
     let outcome = tokio::spawn(async move { statuses.revoke(principal.tenant, id).await }).await.map_err(join_error)?;

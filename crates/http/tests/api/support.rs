@@ -1,3 +1,4 @@
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -8,21 +9,32 @@ use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use wastatus_auth::ApiKeyMint;
-use wastatus_domain::Name;
-use wastatus_domain::ports::{Clock, EventSink, IdGenerator};
-use wastatus_domain::service::{Ports, Sessions, Statuses, Tenancy};
-use wastatus_http::{ApiState, HttpConfig, Readiness};
+use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtConfig, JwtTokens, KeyedLimiter, SessionPace};
+use wastatus_domain::ports::{Clock, EventSink, IdGenerator, PublishPace};
+use wastatus_domain::service::{NewApiKey, NewUser, Ports, Sessions, Statuses, Tenancy};
+use wastatus_domain::{IssuedUser, Name, Password, Scopes, TenantId};
+use wastatus_http::{ApiState, HttpConfig, Readiness, RequestLimit};
 use wastatus_media::{MediaConfig, MediaPipeline};
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 
-/// A clock that moves one millisecond per reading, so statuses get distinct, ordered times.
+/// The system clock, but never the same reading twice: each reading is at least a
+/// millisecond after the one before, so statuses get distinct, ordered times.
 pub struct SteppingClock(AtomicI64);
 
 impl Clock for SteppingClock {
     fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.0.fetch_add(1_000, Ordering::SeqCst)).unwrap()
+        let real = Utc::now().timestamp_micros();
+        let previous = self.0.fetch_max(real, Ordering::SeqCst).max(real);
+        let mut reading = previous;
+        // Claim the reading, a millisecond past the last one given out if need be.
+        loop {
+            match self.0.compare_exchange(reading, reading + 1_000, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => break,
+                Err(current) => reading = current,
+            }
+        }
+        DateTime::from_timestamp_micros(reading).unwrap()
     }
 }
 
@@ -51,7 +63,7 @@ pub struct TestApp {
     pub router: Router,
     pub tenancy: Tenancy,
     pub sandbox: Arc<SandboxDriver>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 struct TempDir(std::path::PathBuf);
@@ -87,43 +99,97 @@ impl Response {
     }
 }
 
+/// What varies between test servers.
+pub struct Options {
+    pub http: HttpConfig,
+    /// Whether the sandbox's fault injection is offered.
+    pub faults: bool,
+    pub media: MediaConfig,
+    pub jwt: JwtConfig,
+    /// (per minute, burst) per credential; `None`: unlimited.
+    pub request_limit: Option<(u32, u32)>,
+    /// (per minute, burst) per username; `None`: unlimited.
+    pub login_limit: Option<(u32, u32)>,
+    /// (per minute, burst) per session; `None`: unpaced.
+    pub pace: Option<(u32, u32)>,
+}
+
+/// The HS256 secret of test servers.
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            faults: true,
+            media: MediaConfig::default(),
+            jwt: JwtConfig { secret: Some(JWT_SECRET.to_owned().into()), ..JwtConfig::default() },
+            request_limit: None,
+            login_limit: None,
+            pace: None,
+        }
+    }
+}
+
+struct Limit(KeyedLimiter<String>);
+
+impl RequestLimit for Limit {
+    fn admit(&self, key: &str) -> Result<(), std::time::Duration> {
+        self.0.check(&key.to_owned())
+    }
+}
+
+fn limit((per_minute, burst): (u32, u32)) -> Arc<Limit> {
+    Arc::new(Limit(KeyedLimiter::new(NonZeroU32::new(per_minute).unwrap(), NonZeroU32::new(burst).unwrap())))
+}
+
 impl TestApp {
     pub async fn new() -> Self {
-        Self::build(HttpConfig::default(), true, MediaConfig::default()).await
+        Self::with_options(Options::default()).await
     }
 
-    pub async fn with_config(config: HttpConfig) -> Self {
-        Self::build(config, true, MediaConfig::default()).await
+    pub async fn with_config(http: HttpConfig) -> Self {
+        Self::with_options(Options { http, ..Options::default() }).await
     }
 
     /// The sandbox driver without its fault injection, as a server with another driver has it.
     pub async fn without_faults() -> Self {
-        Self::build(HttpConfig::default(), false, MediaConfig::default()).await
+        Self::with_options(Options { faults: false, ..Options::default() }).await
     }
 
     pub async fn with_media(media: MediaConfig) -> Self {
-        Self::build(HttpConfig::default(), true, media).await
+        Self::with_options(Options { media, ..Options::default() }).await
     }
 
-    async fn build(config: HttpConfig, faults: bool, media: MediaConfig) -> Self {
+    pub async fn with_options(options: Options) -> Self {
         let dir = std::env::temp_dir().join(format!("wastatus-http-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let storage = Storage::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.display())).await.unwrap();
         storage.migrate().await.unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000_000_000)));
+        let clock: Arc<dyn Clock> = Arc::new(SteppingClock(AtomicI64::new(Utc::now().timestamp_micros())));
         let sandbox = Arc::new(SandboxDriver::with_seed(clock.clone(), 7));
         let store = Arc::new(storage);
+        let faults = options.faults.then(|| sandbox.clone() as Arc<dyn wastatus_domain::ports::FaultInjector>);
+        let pace = options.pace.map(|(per_minute, burst)| {
+            Arc::new(SessionPace::new(NonZeroU32::new(per_minute).unwrap(), NonZeroU32::new(burst).unwrap()))
+                as Arc<dyn PublishPace>
+        });
         let ports = Ports {
             tenants: store.clone(),
             api_keys: store.clone(),
+            users: store.clone(),
             sessions: store.clone(),
             statuses: store,
             driver: sandbox.clone(),
-            media: Arc::new(MediaPipeline::new(media)),
-            faults: if faults { Some(sandbox.clone() as Arc<dyn wastatus_domain::ports::FaultInjector>) } else { None },
+            media: Arc::new(MediaPipeline::new(options.media)),
+            faults,
             clock,
             ids: Arc::new(V7),
             keys: Arc::new(ApiKeyMint),
+            // Light parameters: the tests check behaviour, not the cost of guessing.
+            passwords: Arc::new(Argon2Passwords::with_params(64, 1, 1).unwrap()),
+            access_tokens: Arc::new(JwtTokens::new(&options.jwt).unwrap()),
+            pace,
             events: Arc::new(NoEvents),
         };
         let tenancy = Tenancy::new(ports.clone());
@@ -133,14 +199,39 @@ impl TestApp {
             tenancy: tenancy.clone(),
             readiness: Arc::new(AlwaysReady),
             metrics: None,
+            request_limit: options.request_limit.map(|l| limit(l) as Arc<dyn RequestLimit>),
+            login_limit: options.login_limit.map(|l| limit(l) as Arc<dyn RequestLimit>),
         };
-        Self { router: wastatus_http::router(state, &config), tenancy, sandbox, _dir: TempDir(dir) }
+        Self { router: wastatus_http::router(state, &options.http), tenancy, sandbox, dir: TempDir(dir) }
     }
 
-    /// A new tenant and an API key for it.
+    /// The SQLite database file behind the server.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self.dir.0.join("t.db")
+    }
+
+    /// A new tenant and an API key for it with every tenant scope.
     pub async fn tenant(&self, name: &str) -> String {
+        self.tenant_with_id(name).await.1
+    }
+
+    /// A new tenant, and an API key for it with every tenant scope.
+    pub async fn tenant_with_id(&self, name: &str) -> (TenantId, String) {
         let tenant = self.tenancy.create_tenant(Name::new(name).unwrap()).await.unwrap();
-        self.tenancy.create_api_key(tenant.id, None).await.unwrap().secret
+        (tenant.id, self.key(tenant.id, Scopes::TENANT).await)
+    }
+
+    /// An API key of the tenant with exactly these scopes.
+    pub async fn key(&self, tenant: TenantId, scopes: Scopes) -> String {
+        let new = NewApiKey { scopes, ..NewApiKey::default() };
+        self.tenancy.create_api_key(tenant, new, None).await.unwrap().secret
+    }
+
+    /// A user of the tenant with these scopes and, optionally, a password.
+    pub async fn user(&self, tenant: TenantId, name: &str, password: Option<&str>, scopes: Scopes) -> IssuedUser {
+        let new =
+            NewUser { name: Name::new(name).unwrap(), password: password.map(|p| Password::new(p).unwrap()), scopes };
+        self.tenancy.create_user(tenant, new, None).await.unwrap()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Response {
@@ -153,10 +244,26 @@ impl TestApp {
         }
     }
 
+    /// A request with the credential as `X-Api-Key`.
     pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Response {
+        self.call_with(method, path, key.map(|k| ("x-api-key", k.to_owned())), body).await
+    }
+
+    /// A request with the credential as `Authorization: Bearer`.
+    pub async fn call_bearer(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Response {
+        self.call_with(method, path, Some(("authorization", format!("Bearer {token}"))), body).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        credential: Option<(&str, String)>,
+        body: Option<Value>,
+    ) -> Response {
         let mut request = Request::builder().method(method).uri(path);
-        if let Some(key) = key {
-            request = request.header("x-api-key", key);
+        if let Some((name, value)) = credential {
+            request = request.header(name, value);
         }
         let request = match body {
             Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
