@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `wastatus` binary, started as a user would start it, driven over
 //! loopback HTTP with the sandbox driver and a fresh SQLite database per test.
 
+mod access;
 mod media;
 mod support;
 mod tour;

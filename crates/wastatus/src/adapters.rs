@@ -1,12 +1,16 @@
 //! Small adapters that belong to the running process rather than to an adapter crate: the
-//! system clock, id generation, the event log, and the stand-in for a driver not in this build.
+//! system clock, id generation, the event log, rate limits for HTTP, and the stand-in for a driver not in this build.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
+use wastatus_auth::KeyedLimiter;
 use wastatus_domain::ports::{Clock, DomainEvent, DriverError, EventSink, IdGenerator, WhatsAppDriver};
 use wastatus_domain::{
     MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status, Timestamp,
 };
+use wastatus_http::RequestLimit;
 
 /// The system clock, truncated to microseconds (what storage keeps).
 pub struct SystemClock;
@@ -46,6 +50,15 @@ impl EventSink for EventLog {
                 tracing::info!(event = kind, %session, %state);
             }
         }
+    }
+}
+
+/// A keyed rate limit (per credential, per username) as the HTTP adapter asks for it.
+pub struct KeyedLimit(pub KeyedLimiter<String>);
+
+impl RequestLimit for KeyedLimit {
+    fn admit(&self, key: &str) -> Result<(), Duration> {
+        self.0.check(&key.to_owned())
     }
 }
 

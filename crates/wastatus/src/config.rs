@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use secrecy::SecretString;
 use serde::Deserialize;
+use wastatus_auth::JwtConfig;
 use wastatus_media::MediaConfig;
 
 const DEFAULT_FILE: &str = "wastatus.toml";
@@ -21,6 +21,7 @@ pub struct Config {
     /// The media adapter's limits and switches, read as they are (see `wastatus_media::MediaConfig`).
     pub media: MediaConfig,
     pub webhooks: Webhooks,
+    pub limits: Limits,
     pub log: Log,
 }
 
@@ -87,14 +88,49 @@ pub struct WhatsApp {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
-    pub jwt: Jwt,
+    /// JWTs: `secret` (HS256; JWT authentication is off while it and `public_keys` are unset),
+    /// `issuer`, `audience`, `ttl_secs`, `leeway_secs`, `public_keys`.
+    pub jwt: JwtConfig,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// Protective limits. `0` turns a limit off.
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Jwt {
-    /// HS256 secret; JWT authentication is off while it is unset.
-    pub secret: Option<SecretString>,
+pub struct Limits {
+    /// Requests per minute per credential (API key, user token or JWT user).
+    pub requests_per_minute: u32,
+    /// Requests a credential may send at once before the per-minute rate applies.
+    pub request_burst: u32,
+    /// Login attempts per minute per username.
+    pub logins_per_minute: u32,
+    /// Statuses per minute per session. Unset: 6 with the `web` driver (a pace that keeps
+    /// numbers clear of WhatsApp's spam heuristics), off with the `sandbox` driver.
+    pub statuses_per_minute: Option<u32>,
+    /// Statuses a session may publish at once before the per-minute pace applies.
+    pub status_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+            request_burst: 60,
+            logins_per_minute: 10,
+            statuses_per_minute: None,
+            status_burst: 3,
+        }
+    }
+}
+
+impl Limits {
+    /// The pace for publishing with `driver`: `None` when off.
+    pub fn statuses_per_minute(&self, driver: Driver) -> Option<u32> {
+        let per_minute = self.statuses_per_minute.unwrap_or(match driver {
+            Driver::Web => 6,
+            Driver::Sandbox => 0,
+        });
+        (per_minute > 0).then_some(per_minute)
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -195,7 +231,7 @@ mod tests {
                 ("WASTATUS__WHATSAPP__DRIVER", "sandbox"),
                 ("WASTATUS__DATABASE__URL", "postgres://u@127.0.0.1/db"),
                 ("WASTATUS__MEDIA__ALLOW_HTTP", "true"),
-                ("WASTATUS__AUTH__JWT__SECRET", "12345"),
+                ("WASTATUS__AUTH__JWT__SECRET", "0123456789abcdef0123456789abcdef"),
                 ("UNRELATED", "x"),
             ]),
         )
@@ -205,7 +241,7 @@ mod tests {
         assert_eq!(c.database.url, "postgres://u@127.0.0.1/db");
         assert!(c.media.allow_http);
         assert_eq!(c.media.max_video_seconds, 60, "unset media keys keep their defaults");
-        assert_eq!(c.auth.jwt.secret.as_ref().unwrap().expose_secret(), "12345");
+        assert_eq!(c.auth.jwt.secret.as_ref().unwrap().expose_secret(), "0123456789abcdef0123456789abcdef");
     }
 
     #[test]
@@ -216,6 +252,19 @@ mod tests {
         assert_eq!((c.media.max_image_edge, c.media.max_video_seconds), (1600, 30));
         assert_eq!(c.media.max_redirects, 5, "the rest keeps its defaults");
         assert!(Config::load_from(Some(&write_toml("[media]\nmax_video_secs = 30\n")), env(&[])).is_err());
+    }
+
+    #[test]
+    fn the_publish_pace_is_on_for_web_and_off_for_the_sandbox_unless_configured() {
+        let c = Config::load_from(Some(&write_toml("")), env(&[])).unwrap();
+        assert_eq!(c.limits.statuses_per_minute(Driver::Web), Some(6));
+        assert_eq!(c.limits.statuses_per_minute(Driver::Sandbox), None);
+        let c =
+            Config::load_from(Some(&write_toml("")), env(&[("WASTATUS__LIMITS__STATUSES_PER_MINUTE", "2")])).unwrap();
+        assert_eq!(c.limits.statuses_per_minute(Driver::Sandbox), Some(2));
+        let c = Config::load_from(Some(&write_toml("[limits]\nstatuses_per_minute = 0\n")), env(&[])).unwrap();
+        assert_eq!(c.limits.statuses_per_minute(Driver::Web), None);
+        assert_eq!(c.limits.requests_per_minute, 600);
     }
 
     #[test]

@@ -29,9 +29,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
     let app = wiring::build(&config, DriverUse::Run).await?;
     tracing::info!(driver = ?config.whatsapp.driver, database = app.storage.backend(), "starting");
-    if config.auth.jwt.secret.is_some() {
-        tracing::warn!("auth.jwt.secret is set, but this version authenticates API keys only; JWTs are refused");
-    }
 
     for (session, outcome) in app.sessions.resume_all().await.context("resuming sessions")? {
         match outcome {
@@ -46,6 +43,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tenancy: app.tenancy,
         readiness: Arc::new(DatabaseReadiness(app.storage)),
         metrics: Some(metrics),
+        request_limit: app.request_limit,
+        login_limit: app.login_limit,
     };
     let http = HttpConfig {
         body_limit: config.server.body_limit,

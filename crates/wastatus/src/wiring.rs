@@ -1,16 +1,18 @@
 //! Builds the domain's ports from the configuration.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use anyhow::Context;
-use wastatus_auth::ApiKeyMint;
-use wastatus_domain::ports::{Clock, FaultInjector, WhatsAppDriver};
+use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtTokens, KeyedLimiter, SessionPace};
+use wastatus_domain::ports::{Clock, FaultInjector, PublishPace, WhatsAppDriver};
 use wastatus_domain::service::{Ports, Sessions, Statuses, Tenancy};
+use wastatus_http::RequestLimit;
 use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 
-use crate::adapters::{EventLog, SystemClock, UuidV7, WebDriverUnavailable};
+use crate::adapters::{EventLog, KeyedLimit, SystemClock, UuidV7, WebDriverUnavailable};
 use crate::config::{Config, Driver};
 
 /// The wired use cases and the adapters the server needs directly.
@@ -19,6 +21,10 @@ pub struct App {
     pub statuses: Statuses,
     pub tenancy: Tenancy,
     pub storage: Storage,
+    /// Requests per credential.
+    pub request_limit: Option<Arc<dyn RequestLimit>>,
+    /// Login attempts per username.
+    pub login_limit: Option<Arc<dyn RequestLimit>>,
 }
 
 /// Connects to the database and applies pending migrations.
@@ -58,9 +64,15 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
             (DriverUse::Run, Driver::Web) | (DriverUse::None, _) => (Arc::new(WebDriverUnavailable), None),
         };
     let store = Arc::new(storage.clone());
+    let limits = &config.limits;
+    let pace = limits.statuses_per_minute(config.whatsapp.driver).map(|per_minute| {
+        Arc::new(SessionPace::new(nonzero(per_minute), nonzero(limits.status_burst))) as Arc<dyn PublishPace>
+    });
+    let access_tokens = JwtTokens::new(&config.auth.jwt).context("invalid auth.jwt configuration")?;
     let ports = Ports {
         tenants: store.clone(),
         api_keys: store.clone(),
+        users: store.clone(),
         sessions: store.clone(),
         statuses: store,
         driver,
@@ -69,6 +81,9 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         clock,
         ids: Arc::new(UuidV7),
         keys: Arc::new(ApiKeyMint),
+        passwords: Arc::new(Argon2Passwords::new()),
+        access_tokens: Arc::new(access_tokens),
+        pace,
         events: Arc::new(EventLog),
     };
     Ok(App {
@@ -76,7 +91,18 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         statuses: Statuses::new(ports.clone()),
         tenancy: Tenancy::new(ports),
         storage,
+        request_limit: limiter(limits.requests_per_minute, limits.request_burst),
+        login_limit: limiter(limits.logins_per_minute, limits.logins_per_minute),
     })
+}
+
+/// A keyed limit of `per_minute` with bursts of `burst`; `None` when `per_minute` is 0.
+fn limiter(per_minute: u32, burst: u32) -> Option<Arc<dyn RequestLimit>> {
+    (per_minute > 0).then(|| Arc::new(KeyedLimit(KeyedLimiter::new(nonzero(per_minute), nonzero(burst)))) as _)
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 /// A database URL without its password (in the authority or as a `password` query
