@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wastatus_domain::{self as domain, Name, Principal, TenantId};
+use wastatus_domain::{self as domain, ApiKeyId, Name, Principal, TenantId, UserId};
 
 use super::access::{
-    ApiKeyList, CreateApiKeyRequest, CreateUserRequest, CreatedApiKey, UserList, UserWithToken, create_key,
-    create_user_in, list_keys, list_users_in,
+    ApiKey, ApiKeyList, CreateApiKeyRequest, CreateUserRequest, CreatedApiKey, User, UserList, UserWithToken,
+    create_key, create_user_in, list_keys, list_users_in,
 };
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
@@ -148,4 +148,52 @@ pub async fn list_tenant_users(
     TenantPath(_admin, tenant): TenantPath,
 ) -> Result<Json<UserList>, ApiError> {
     list_users_in(&state, tenant.id).await
+}
+
+/// A credential of a tenant, addressed by the path (`/v1/admin/tenants/{tenant_id}/…/{id}`),
+/// for an administrator. Ids that cannot exist are simply not found.
+pub struct TenantCredentialPath<T>(pub TenantId, pub T);
+
+impl<T: std::str::FromStr + Send> FromRequestParts<ApiState> for TenantCredentialPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        Auth::<Admin>::from_request_parts(parts, state).await?;
+        let Path((tenant, id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new("invalid_request", e.body_text()))?;
+        let tenant: TenantId =
+            tenant.parse().map_err(|_| ApiError::new("tenant_not_found", format!("no tenant with id {tenant}")))?;
+        let what = if parts.uri.path().contains("/keys/") { "api_key_not_found" } else { "user_not_found" };
+        let id = id.parse().map_err(|_| ApiError::new(what, format!("nothing with id {id}")))?;
+        Ok(TenantCredentialPath(tenant, id))
+    }
+}
+
+/// Revoke an API key of any tenant.
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant_id}/keys/{key_id}", tag = "admin",
+    params(("tenant_id" = uuid::Uuid, Path), ("key_id" = uuid::Uuid, Path)), responses(
+    (status = 200, description = "The key, now revoked", body = ApiKey),
+    (status = 404, description = "`api_key_not_found`", body = Problem, content_type = "application/problem+json"),
+), security(("api_key" = ["admin"]), ("bearer" = ["admin"])))]
+pub async fn revoke_tenant_key(
+    State(state): State<ApiState>,
+    TenantCredentialPath(tenant, id): TenantCredentialPath<ApiKeyId>,
+) -> Result<Json<ApiKey>, ApiError> {
+    let key = state.tenancy.revoke_api_key(tenant, id).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(ApiKey::from(&key)))
+}
+
+/// Disable a user of any tenant.
+#[utoipa::path(delete, path = "/v1/admin/tenants/{tenant_id}/users/{user_id}", tag = "admin",
+    params(("tenant_id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)), responses(
+    (status = 200, description = "The user, now disabled", body = User),
+    (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
+), security(("api_key" = ["admin"]), ("bearer" = ["admin"])))]
+pub async fn disable_tenant_user(
+    State(state): State<ApiState>,
+    TenantCredentialPath(tenant, id): TenantCredentialPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    let user = state.tenancy.disable_user(tenant, id).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(User::from(&user)))
 }

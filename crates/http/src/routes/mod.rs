@@ -49,6 +49,8 @@ pub fn api(options: Options) -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::get_tenant))
         .routes(routes!(admin::create_tenant_key, admin::list_tenant_keys))
         .routes(routes!(admin::create_tenant_user, admin::list_tenant_users))
+        .routes(routes!(admin::revoke_tenant_key))
+        .routes(routes!(admin::disable_tenant_user))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -187,6 +187,17 @@ async fn admins_manage_tenants_and_their_credentials() {
     assert_eq!(listed["items"][0]["name"], "acme-bot");
     let tenants = app.call("GET", "/v1/admin/tenants", Some(&admin), None).await.json();
     assert_eq!(tenants["items"].as_array().unwrap().len(), 2);
+    // Across tenants: revoke Acme's key, disable its user.
+    let key_id = key["id"].as_str().unwrap();
+    let revoked = app.call("DELETE", &format!("/v1/admin/tenants/{acme}/keys/{key_id}"), Some(&admin), None).await;
+    assert!(revoked.json()["revoked_at"].is_string());
+    app.call("GET", "/v1/me", Some(acme_key), None).await.problem(401, "unauthorized");
+    let user_id = listed["items"][0]["id"].as_str().unwrap();
+    let path = format!("/v1/admin/tenants/{acme}/users/{user_id}");
+    assert!(app.call("DELETE", &path, Some(&admin), None).await.json()["disabled_at"].is_string());
+    // A credential of one tenant named under another is not found.
+    let path = format!("/v1/admin/tenants/{home}/users/{user_id}");
+    app.call("DELETE", &path, Some(&admin), None).await.problem(404, "user_not_found");
     let missing = format!("/v1/admin/tenants/{}/keys", uuid::Uuid::new_v4());
     app.call("GET", &missing, Some(&admin), None).await.problem(404, "tenant_not_found");
 }
