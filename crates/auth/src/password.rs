@@ -37,6 +37,9 @@ struct Inner {
     dummy: PhcHash,
     /// Bounds how many hashes are computed at once.
     permits: Semaphore,
+    /// How many argon2 verifications ran, for tests.
+    #[cfg(test)]
+    verifications: std::sync::atomic::AtomicUsize,
 }
 
 impl Argon2Passwords {
@@ -63,7 +66,15 @@ impl Argon2Passwords {
         let dummy_password: [u8; 32] = rand::random();
         let dummy = argon2.hash_password(&dummy_password).map_err(|e| Argon2ParamsError(e.to_string()))?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Self { inner: Arc::new(Inner { argon2, dummy, permits: Semaphore::new(cpus) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                argon2,
+                dummy,
+                permits: Semaphore::new(cpus),
+                #[cfg(test)]
+                verifications: Default::default(),
+            }),
+        })
     }
 
     /// The parameters new hashes are made with: (m_cost KiB, t_cost, p_cost).
@@ -116,6 +127,8 @@ impl PasswordHasher for Argon2Passwords {
                     None
                 }
             });
+            #[cfg(test)]
+            inner.verifications.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             match parsed {
                 Some(parsed) => inner.argon2.verify_password(password.expose().as_bytes(), &parsed).is_ok(),
                 None => {
@@ -184,6 +197,9 @@ mod tests {
     async fn no_hash_is_a_no() {
         let hasher = fast();
         assert!(!hasher.verify(&pw("correct horse"), None).await);
+        assert!(!hasher.verify(&pw("correct horse"), Some(&PasswordHash("not a PHC string".into()))).await);
+        let ran = hasher.inner.verifications.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(ran, 2, "each refusal ran a full argon2 verification");
     }
 
     #[tokio::test]

@@ -80,7 +80,7 @@ pub enum UserCommand {
     Create(UserCreate),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct UserCreate {
     #[arg(long, value_name = "TENANT_ID")]
     pub tenant: String,
@@ -94,6 +94,18 @@ pub struct UserCreate {
     /// A scope to grant (repeatable). Default: statuses, sessions and webhooks.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
+}
+
+/// The password stays out of `Debug` output.
+impl std::fmt::Debug for UserCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreate")
+            .field("tenant", &self.tenant)
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -282,6 +282,8 @@ pub struct Principal {
     pub user: Option<UserId>,
     pub credential: CredentialId,
     pub scopes: Scopes,
+    /// When the credential stops working, if it does (an API key with an expiry).
+    pub expires_at: Option<Timestamp>,
 }
 
 impl Principal {

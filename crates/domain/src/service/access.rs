@@ -88,8 +88,11 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         self.lock().get(key).filter(|(_, read_at)| fresh(read_at)).map(|(value, _)| value.clone())
     }
 
-    fn put(&self, key: K, value: V, read_at: Timestamp) {
+    fn put_if(&self, key: K, value: V, read_at: Timestamp, still_valid: impl FnOnce() -> bool) {
         let mut entries = self.lock();
+        if !still_valid() {
+            return;
+        }
         if entries.len() >= CREDENTIAL_CACHE_SIZE && !entries.contains_key(&key) {
             entries.clear();
         }
@@ -103,22 +106,57 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub(super) fn remove(&self, key: &K) {
+    fn remove(&self, key: &K) {
         self.lock().remove(key);
     }
 }
 
 /// The credential caches of one process.
+///
+/// A lookup that read storage before a revocation and caches its result after it would bring
+/// the revoked credential back: every invalidation moves an epoch forward, and a lookup caches
+/// what it read only if the epoch did not move meanwhile.
 #[derive(Default)]
 pub(super) struct CredentialCaches {
-    pub(super) keys: TtlCache<KeyHash, ApiKey>,
+    keys: TtlCache<KeyHash, ApiKey>,
     users_by_token: TtlCache<KeyHash, User>,
     users_by_id: TtlCache<UserId, User>,
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl CredentialCaches {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn invalidated(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Caches what a lookup that started at `epoch` read, unless something was invalidated
+    /// since. The epoch is checked under the cache's lock, and invalidations move the epoch
+    /// before they take that lock to remove: either this sees the new epoch, or the removal
+    /// comes after this insert.
+    fn put_if_current<K: Hash + Eq, V: Clone>(
+        &self,
+        cache: &TtlCache<K, V>,
+        epoch: u64,
+        key: K,
+        value: V,
+        at: Timestamp,
+    ) {
+        cache.put_if(key, value, at, || self.epoch() == epoch);
+    }
+
+    /// Drops a key that was revoked.
+    pub(super) fn forget_key(&self, hash: &KeyHash) {
+        self.invalidated();
+        self.keys.remove(hash);
+    }
+
     /// Drops a user whose token or standing changed.
     pub(super) fn forget_user(&self, user: &User) {
+        self.invalidated();
         self.users_by_token.remove(&user.token_hash);
         self.users_by_id.remove(&user.id);
     }
@@ -142,13 +180,14 @@ impl Tenancy {
             let user = match self.caches.users_by_token.get(&hash, now) {
                 Some(user) => user,
                 None => {
+                    let epoch = self.caches.epoch();
                     let user = self
                         .ports
                         .users
                         .find_by_token_hash(&hash)
                         .await?
                         .ok_or(AuthenticateError::InvalidCredentials)?;
-                    self.caches.users_by_token.put(hash, user.clone(), now);
+                    self.caches.put_if_current(&self.caches.users_by_token, epoch, hash, user.clone(), now);
                     user
                 }
             };
@@ -160,9 +199,10 @@ impl Tenancy {
             let user = match self.caches.users_by_id.get(&claims.user, now) {
                 Some(user) => user,
                 None => {
+                    let epoch = self.caches.epoch();
                     let user =
                         self.ports.users.find(claims.user).await?.ok_or(AuthenticateError::InvalidCredentials)?;
-                    self.caches.users_by_id.put(user.id, user.clone(), now);
+                    self.caches.put_if_current(&self.caches.users_by_id, epoch, user.id, user.clone(), now);
                     user
                 }
             };
@@ -178,9 +218,10 @@ impl Tenancy {
         let key = match self.caches.keys.get(&hash, now) {
             Some(key) => key,
             None => {
+                let epoch = self.caches.epoch();
                 let key =
                     self.ports.api_keys.find_by_hash(&hash).await?.ok_or(AuthenticateError::InvalidCredentials)?;
-                self.caches.keys.put(hash, key.clone(), now);
+                self.caches.put_if_current(&self.caches.keys, epoch, hash, key.clone(), now);
                 key
             }
         };
@@ -193,7 +234,13 @@ impl Tenancy {
                 Err(error) => tracing::warn!(key = %key.id, %error, "could not record when an API key was used"),
             }
         }
-        Ok(Principal { tenant: key.tenant, user: None, credential: CredentialId::ApiKey(key.id), scopes: key.scopes })
+        Ok(Principal {
+            tenant: key.tenant,
+            user: None,
+            credential: CredentialId::ApiKey(key.id),
+            scopes: key.scopes,
+            expires_at: key.expires_at,
+        })
     }
 
     async fn as_user(
@@ -211,7 +258,13 @@ impl Tenancy {
                 Err(error) => tracing::warn!(user = %user.id, %error, "could not record when a user authenticated"),
             }
         }
-        Ok(Principal { tenant: user.tenant, user: Some(user.id), credential: credential(user.id), scopes: user.scopes })
+        Ok(Principal {
+            tenant: user.tenant,
+            user: Some(user.id),
+            credential: credential(user.id),
+            scopes: user.scopes,
+            expires_at: None,
+        })
     }
 
     /// Logs a dashboard user in: a short-lived JWT for a username and password.
@@ -425,13 +478,40 @@ mod tests {
         m.api_keys.expect_revoke().returning(|_, _, at| Ok(Some(stored_key(Some(at), Some(at)))));
         let tenancy = Tenancy::new(m.into_ports());
         tenancy.authenticate("wsk_x").await.unwrap();
-        tenancy.revoke_api_key(tenant(), stored_key(None, None).id).await.unwrap();
+        tenancy.revoke_api_key(tenant(), stored_key(None, None).id, None).await.unwrap();
         // The cache entry is gone: the next request reads storage, which says revoked; the
         // mock allows one read only, so read it must not succeed from the cache either.
         let mut m = key_mocks();
         m.api_keys.expect_find_by_hash().times(1).returning(|_| Ok(Some(stored_key(Some(at(10)), Some(at(10))))));
         let fresh = Tenancy { ports: m.into_ports(), caches: tenancy.caches.clone() };
         assert!(fresh.authenticate("wsk_x").await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lookup_racing_a_revocation_does_not_bring_the_key_back() {
+        let mut m = key_mocks();
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = reads.clone();
+        m.api_keys.expect_find_by_hash().returning(move |_| {
+            // The first read sees the row as it was before the revocation commits.
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                return Ok(Some(stored_key(Some(at(10)), None)));
+            }
+            Ok(Some(stored_key(Some(at(10)), Some(at(10)))))
+        });
+        m.api_keys.expect_revoke().returning(|_, _, at| Ok(Some(stored_key(Some(at), Some(at)))));
+        let tenancy = Tenancy::new(m.into_ports());
+        let in_flight = {
+            let tenancy = tenancy.clone();
+            tokio::spawn(async move { tenancy.authenticate("wsk_x").await.is_ok() })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tenancy.revoke_api_key(tenant(), stored_key(None, None).id, None).await.unwrap();
+        assert!(in_flight.await.unwrap(), "the request that started before the revocation may pass");
+        assert!(tenancy.authenticate("wsk_x").await.is_err(), "but the revoked key is not cached");
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

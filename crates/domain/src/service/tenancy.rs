@@ -32,6 +32,9 @@ pub enum CreateApiKeyError {
     NotGrantable(Scopes),
     #[error("the expiry time is in the past")]
     ExpiryInPast,
+    /// A key that expires cannot make one that outlives it.
+    #[error("a key made by a key that expires must expire no later than it ({0})")]
+    OutlivesGranter(Timestamp),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -40,6 +43,9 @@ pub enum CreateApiKeyError {
 pub enum ApiKeyError {
     #[error("no API key with id {0}")]
     NotFound(ApiKeyId),
+    /// The credential asking holds fewer scopes than the key it would act on.
+    #[error("a credential can only act on credentials no more powerful than itself")]
+    NotGrantable,
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -52,6 +58,9 @@ pub enum CreateUserError {
     NameTaken(String),
     #[error("a credential can only grant scopes it has; {0} has more")]
     NotGrantable(Scopes),
+    /// Users do not expire, so a credential that does cannot make one.
+    #[error("a credential that expires cannot create users, which do not")]
+    GranterExpires,
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -60,6 +69,9 @@ pub enum CreateUserError {
 pub enum UserError {
     #[error("no user with id {0}")]
     NotFound(UserId),
+    /// The credential asking holds fewer scopes than the user it would act on.
+    #[error("a credential can only act on credentials no more powerful than itself")]
+    NotGrantable,
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -86,7 +98,7 @@ impl ErrorCode for CreateApiKeyError {
         match self {
             Self::TenantNotFound(_) => "tenant_not_found",
             Self::NotGrantable(_) => "scope_not_grantable",
-            Self::ExpiryInPast => "invalid_expiry",
+            Self::ExpiryInPast | Self::OutlivesGranter(_) => "invalid_expiry",
             Self::Internal(_) => "internal",
         }
     }
@@ -96,6 +108,7 @@ impl ErrorCode for ApiKeyError {
     fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "api_key_not_found",
+            Self::NotGrantable => "scope_not_grantable",
             Self::Internal(_) => "internal",
         }
     }
@@ -106,7 +119,7 @@ impl ErrorCode for CreateUserError {
         match self {
             Self::TenantNotFound(_) => "tenant_not_found",
             Self::NameTaken(_) => "user_already_exists",
-            Self::NotGrantable(_) => "scope_not_grantable",
+            Self::NotGrantable(_) | Self::GranterExpires => "scope_not_grantable",
             Self::Internal(_) => "internal",
         }
     }
@@ -116,6 +129,7 @@ impl ErrorCode for UserError {
     fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "user_not_found",
+            Self::NotGrantable => "scope_not_grantable",
             Self::Internal(_) => "internal",
         }
     }
@@ -191,6 +205,11 @@ impl Tenancy {
         if new.expires_at.is_some_and(|expiry| expiry <= now) {
             return Err(CreateApiKeyError::ExpiryInPast);
         }
+        if let Some(limit) = granted_by.and_then(|g| g.expires_at)
+            && new.expires_at.is_none_or(|expiry| expiry > limit)
+        {
+            return Err(CreateApiKeyError::OutlivesGranter(limit));
+        }
         let minted = self.ports.keys.mint();
         let key = ApiKey {
             id: ApiKeyId::from_uuid(self.ports.ids.uuid()),
@@ -219,10 +238,25 @@ impl Tenancy {
 
     /// Revokes a key: it stops working at once in this process, and within the credential
     /// cache's lifetime in others. Revoking a revoked key changes nothing.
-    pub async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<ApiKey, ApiKeyError> {
+    ///
+    /// `acting` is the credential asking, when one asks: it may only revoke keys no more
+    /// powerful than itself.
+    pub async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        acting: Option<&Principal>,
+    ) -> Result<ApiKey, ApiKeyError> {
+        if let Some(acting) = acting {
+            let keys = self.ports.api_keys.list(tenant).await?;
+            let target = keys.iter().find(|k| k.id == id).ok_or(ApiKeyError::NotFound(id))?;
+            if !acting.scopes.covers(target.scopes) {
+                return Err(ApiKeyError::NotGrantable);
+            }
+        }
         let now = self.ports.clock.now();
         let key = self.ports.api_keys.revoke(tenant, id, now).await?.ok_or(ApiKeyError::NotFound(id))?;
-        self.caches.keys.remove(&key.hash);
+        self.caches.forget_key(&key.hash);
         Ok(key)
     }
 
@@ -233,10 +267,13 @@ impl Tenancy {
         new: NewUser,
         granted_by: Option<&Principal>,
     ) -> Result<IssuedUser, CreateUserError> {
-        if let Some(granter) = granted_by
-            && !granter.scopes.covers(new.scopes)
-        {
-            return Err(CreateUserError::NotGrantable(new.scopes));
+        if let Some(granter) = granted_by {
+            if !granter.scopes.covers(new.scopes) {
+                return Err(CreateUserError::NotGrantable(new.scopes));
+            }
+            if granter.expires_at.is_some() {
+                return Err(CreateUserError::GranterExpires);
+            }
         }
         let password_hash = match &new.password {
             Some(password) => Some(self.ports.passwords.hash(password).await?),
@@ -273,17 +310,30 @@ impl Tenancy {
         self.ports.users.get(tenant, id).await?.ok_or(UserError::NotFound(id))
     }
 
-    /// Disables a user: its token and JWTs stop working. Its sessions stay.
-    pub async fn disable_user(&self, tenant: TenantId, id: UserId) -> Result<User, UserError> {
+    /// Disables a user: its token and JWTs stop working. Its sessions stay. `acting`, when a
+    /// credential asks, must be at least as powerful as the user.
+    pub async fn disable_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        acting: Option<&Principal>,
+    ) -> Result<User, UserError> {
+        self.may_act_on(tenant, id, acting).await?;
         let now = self.ports.clock.now();
         let user = self.ports.users.disable(tenant, id, now).await?.ok_or(UserError::NotFound(id))?;
         self.caches.forget_user(&user);
         Ok(user)
     }
 
-    /// Replaces a user's per-user token; the old one stops working.
-    pub async fn rotate_user_token(&self, tenant: TenantId, id: UserId) -> Result<IssuedUser, UserError> {
-        let old = self.user(tenant, id).await?;
+    /// Replaces a user's per-user token; the old one stops working. The new token goes to the
+    /// caller, so `acting`, when a credential asks, must be at least as powerful as the user.
+    pub async fn rotate_user_token(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        acting: Option<&Principal>,
+    ) -> Result<IssuedUser, UserError> {
+        let old = self.may_act_on(tenant, id, acting).await?;
         let minted = self.ports.keys.mint_user_token();
         if !self.ports.users.set_token(tenant, id, &minted.hash, &minted.display_prefix).await? {
             return Err(UserError::NotFound(id));
@@ -291,6 +341,15 @@ impl Tenancy {
         self.caches.forget_user(&old);
         let user = User { token_hash: minted.hash, token_prefix: minted.display_prefix, ..old };
         Ok(IssuedUser { user, token: minted.secret })
+    }
+
+    /// The user, if `acting` (when a credential asks) holds every scope the user holds.
+    async fn may_act_on(&self, tenant: TenantId, id: UserId, acting: Option<&Principal>) -> Result<User, UserError> {
+        let user = self.user(tenant, id).await?;
+        match acting {
+            Some(acting) if !acting.scopes.covers(user.scopes) => Err(UserError::NotGrantable),
+            _ => Ok(user),
+        }
     }
 }
 
@@ -310,6 +369,7 @@ mod tests {
             user: None,
             credential: CredentialId::ApiKey(ApiKeyId::from_uuid(uuid::Uuid::from_u128(3))),
             scopes,
+            expires_at: None,
         }
     }
 
@@ -402,7 +462,7 @@ mod tests {
         let mut m = Mocks::default();
         m.api_keys.expect_revoke().returning(|_, _, _| Ok(None));
         let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(77));
-        let err = Tenancy::new(m.into_ports()).revoke_api_key(tenant(), id).await.unwrap_err();
+        let err = Tenancy::new(m.into_ports()).revoke_api_key(tenant(), id, None).await.unwrap_err();
         assert_eq!(err.code(), "api_key_not_found");
     }
 }

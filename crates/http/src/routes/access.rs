@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -23,7 +25,7 @@ use crate::extract::{ApiJson, Auth};
 /// that guessing is slow.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The `name` the user was created with.
@@ -32,7 +34,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
     /// A JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
@@ -54,25 +56,50 @@ pub struct LoginResponse {
 ))]
 pub async fn login(
     State(state): State<ApiState>,
+    Peer(peer): Peer,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
-    if let Some(limit) = &state.login_limit
-        && let Err(wait) = limit.admit(body.username.trim())
-    {
-        return Err(ApiError::rate_limited("too many login attempts for this username", wait));
+) -> Result<Response, ApiError> {
+    if let Some(limit) = &state.login_limit {
+        // Per client address and username: a stranger guessing from elsewhere does not lock
+        // the user out. Behind a proxy every client has the proxy's address; the limit then
+        // applies per username.
+        let peer = peer.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        let username: String = body.username.trim().chars().take(Name::MAX_CHARS).collect();
+        if let Err(wait) = limit.admit(&format!("{peer} {username}")) {
+            return Err(ApiError::rate_limited("too many login attempts for this username", wait));
+        }
     }
     match state.tenancy.login(&body.username, &body.password).await {
-        Ok(token) => Ok(Json(LoginResponse {
+        Ok(token) => Ok(no_store(Json(LoginResponse {
             access_token: token.token,
             token_type: "Bearer",
             expires_in: token.expires_in.num_seconds(),
-        })),
+        }))),
         Err(LoginError::InvalidCredentials) => {
             tokio::time::sleep(FAILED_LOGIN_DELAY).await;
             Err(ApiError::new("unauthorized", "the username or password is not valid"))
         }
         Err(e) => Err(ApiError::from_use_case(e)),
     }
+}
+
+/// The client's address, when the server knows it (it is served with connection info).
+pub struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())))
+    }
+}
+
+/// An answer carrying a secret: not to be stored by caches (RFC 9111, as RFC 6749 asks of
+/// token responses).
+fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The credential a request presents.
@@ -160,7 +187,7 @@ impl From<&domain::ApiKey> for ApiKey {
 }
 
 /// A new API key with its secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
@@ -198,7 +225,7 @@ pub(super) async fn create_key(
     };
     let issued = state.tenancy.create_api_key(tenant, new, Some(granted_by)).await.map_err(ApiError::from_use_case)?;
     let body = CreatedApiKey { api_key: ApiKey::from(&issued.key), key: issued.secret };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(no_store((StatusCode::CREATED, Json(body))))
 }
 
 /// Create an API key for the caller's tenant. The secret is in the answer only.
@@ -247,7 +274,7 @@ pub async fn revoke_api_key(
     Path(raw): Path<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
     let id: ApiKeyId = path_id(&raw, "api_key_not_found", "API key")?;
-    let key = state.tenancy.revoke_api_key(auth.principal.tenant, id).await.map_err(ApiError::from_use_case)?;
+    let key = state.tenancy.revoke_api_key(auth.principal.tenant, id, Some(&auth.principal)).await.map_err(ApiError::from_use_case)?;
     Ok(Json(ApiKey::from(&key)))
 }
 
@@ -286,7 +313,7 @@ impl From<&domain::User> for User {
 }
 
 /// A user with its per-user token, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct UserWithToken {
     #[serde(flatten)]
     pub user: User,
@@ -300,7 +327,7 @@ pub struct UserList {
     pub items: Vec<User>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// Unique across the server: it is the username for logging in.
@@ -325,7 +352,7 @@ pub(super) async fn create_user_in(
     };
     let issued = state.tenancy.create_user(tenant, new, Some(granted_by)).await.map_err(ApiError::from_use_case)?;
     let body = UserWithToken { user: User::from(&issued.user), token: issued.token };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(no_store((StatusCode::CREATED, Json(body))))
 }
 
 /// Create a user with a per-user token (shown once) and, optionally, a password.
@@ -387,7 +414,7 @@ pub async fn get_user(State(state): State<ApiState>, UserPath(p, id): UserPath) 
     (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
 ), security(("api_key" = ["keys:manage"]), ("bearer" = ["keys:manage"])))]
 pub async fn disable_user(State(state): State<ApiState>, UserPath(p, id): UserPath) -> Result<Json<User>, ApiError> {
-    let user = state.tenancy.disable_user(p.tenant, id).await.map_err(ApiError::from_use_case)?;
+    let user = state.tenancy.disable_user(p.tenant, id, Some(&p)).await.map_err(ApiError::from_use_case)?;
     Ok(Json(User::from(&user)))
 }
 
@@ -399,7 +426,7 @@ pub async fn disable_user(State(state): State<ApiState>, UserPath(p, id): UserPa
 pub async fn rotate_user_token(
     State(state): State<ApiState>,
     UserPath(p, id): UserPath,
-) -> Result<Json<UserWithToken>, ApiError> {
-    let issued = state.tenancy.rotate_user_token(p.tenant, id).await.map_err(ApiError::from_use_case)?;
-    Ok(Json(UserWithToken { user: User::from(&issued.user), token: issued.token }))
+) -> Result<Response, ApiError> {
+    let issued = state.tenancy.rotate_user_token(p.tenant, id, Some(&p)).await.map_err(ApiError::from_use_case)?;
+    Ok(no_store(Json(UserWithToken { user: User::from(&issued.user), token: issued.token })))
 }

@@ -180,7 +180,7 @@ pub async fn revoke_tenant_key(
     State(state): State<ApiState>,
     TenantCredentialPath(tenant, id): TenantCredentialPath<ApiKeyId>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    let key = state.tenancy.revoke_api_key(tenant, id).await.map_err(ApiError::from_use_case)?;
+    let key = state.tenancy.revoke_api_key(tenant, id, None).await.map_err(ApiError::from_use_case)?;
     Ok(Json(ApiKey::from(&key)))
 }
 
@@ -194,6 +194,6 @@ pub async fn disable_tenant_user(
     State(state): State<ApiState>,
     TenantCredentialPath(tenant, id): TenantCredentialPath<UserId>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state.tenancy.disable_user(tenant, id).await.map_err(ApiError::from_use_case)?;
+    let user = state.tenancy.disable_user(tenant, id, None).await.map_err(ApiError::from_use_case)?;
     Ok(Json(User::from(&user)))
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wastatus_domain::{PairMethod, Pairing, PhoneNumber, SessionId, UserId};
+use wastatus_domain::{PairMethod, Pairing, PhoneNumber, Scope, SessionId, UserId};
 
 use super::dto::{CreateSession, PairRequest, PairResponse, QrQuery, Session, SessionList};
 use super::qr::{self, QrFormat};
@@ -27,6 +27,14 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let id = SessionId::new(body.id)?;
     let owner = body.user_id.map(UserId::from_uuid);
+    // A user may make a session its own device; making one another user's device (whose
+    // posts would then go through it) takes the power to manage that user.
+    if let (Some(owner), Some(caller)) = (owner, auth.principal.user)
+        && owner != caller
+        && !auth.principal.allows(Scope::KeysManage)
+    {
+        return Err(ApiError::new("forbidden", "only a credential with `keys:manage` can give a device to another user"));
+    }
     let session = state.sessions.create(auth.principal.tenant, id, owner).await.map_err(ApiError::from_use_case)?;
     let location = format!("/v1/sessions/{}", session.key.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Session::from(session))).into_response())

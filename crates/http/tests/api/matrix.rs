@@ -36,6 +36,12 @@ struct Call<'a> {
 
 impl Call<'_> {
     async fn with(&self, credential: Option<(&str, String)>) -> u16 {
+        self.answer(credential).await.0
+    }
+
+    /// The status and what a client could tell cases apart by: the problem's `code`, or a
+    /// compatibility shape's `error` and `message` (not `detail`, which names the id asked for).
+    async fn answer(&self, credential: Option<(&str, String)>) -> (u16, Value) {
         let mut request = Request::builder().method(self.method.to_uppercase().as_str()).uri(&self.path);
         if let Some((name, value)) = credential {
             request = request.header(name, value);
@@ -44,7 +50,9 @@ impl Call<'_> {
             Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
             None => request.body(Body::empty()),
         };
-        self.app.send(request.unwrap()).await.status.as_u16()
+        let response = self.app.send(request.unwrap()).await;
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status.as_u16(), json!([body["code"], body["error"], body["message"]]))
     }
 }
 
@@ -86,6 +94,13 @@ async fn every_route_refuses_what_it_must() {
                 .and_then(|r| r.values().next())
                 .and_then(|scopes| scopes.get(0))
                 .map(|s| s.as_str().unwrap().parse().unwrap_or_else(|_| panic!("{template}: unknown scope {s}")));
+            let missing = template
+                .replace("{session_id}", "no-such-session")
+                .replace("{sessionId}", "no-such-session")
+                .replace("{status_id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{key_id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{user_id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{tenant_id}", &a.to_string());
             let path = template
                 .replace("{session_id}", "s1")
                 .replace("{sessionId}", "s1")
@@ -111,7 +126,11 @@ async fn every_route_refuses_what_it_must() {
                 .iter()
                 .any(|p| template.contains(p));
             if addresses_a_resource && scope != Some(Scope::Admin) {
-                assert_eq!(call.with(Some(("x-api-key", b_key.clone()))).await, 404, "{route} by another tenant");
+                let theirs = call.answer(Some(("x-api-key", b_key.clone()))).await;
+                assert_eq!(theirs.0, 404, "{route} by another tenant");
+                let nothing = Call { app: &app, method, path: missing.clone(), body: body_for(method, template) };
+                let absent = nothing.answer(Some(("x-api-key", b_key.clone()))).await;
+                assert_eq!(theirs, absent, "{route}: another tenant's resource answers as a missing one");
             }
             checked += 1;
         }
