@@ -2,6 +2,7 @@
 //! loopback HTTP with the sandbox driver and a fresh SQLite database per test.
 
 mod access;
+mod jobs;
 mod media;
 mod support;
 mod tour;

@@ -106,6 +106,12 @@ impl Server {
         self.http.delete(self.url(path)).header("x-api-key", key).send().await.expect("the server answers")
     }
 
+    /// Kills the process outright (SIGKILL): no shutdown, no flushing, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and returns whether the process exited successfully within 10 s.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();

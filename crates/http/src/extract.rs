@@ -127,7 +127,7 @@ impl<S: RequiredScope> FromRequestParts<ApiState> for Auth<S> {
 
 /// The request's principal: authenticated and counted against its rate limit once per
 /// request, however many extractors ask.
-async fn authenticate(parts: &mut Parts, state: &ApiState) -> Result<Principal, ApiError> {
+pub(crate) async fn authenticate(parts: &mut Parts, state: &ApiState) -> Result<Principal, ApiError> {
     if let Some(principal) = parts.extensions.get::<Principal>() {
         return Ok(principal.clone());
     }
@@ -147,8 +147,11 @@ async fn authenticate(parts: &mut Parts, state: &ApiState) -> Result<Principal, 
 }
 
 fn credential(parts: &Parts) -> Option<&str> {
-    if let Some(key) = parts.headers.get("x-api-key") {
-        return key.to_str().ok().map(str::trim);
+    // An empty `X-Api-Key` (a client's placeholder) does not hide an `Authorization` header.
+    if let Some(key) = parts.headers.get("x-api-key").and_then(|k| k.to_str().ok()).map(str::trim)
+        && !key.is_empty()
+    {
+        return Some(key);
     }
     let authorization = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = authorization.trim().split_once(' ')?;

@@ -7,6 +7,7 @@
 
 pub mod error;
 mod extract;
+mod idempotency;
 mod middleware;
 mod openapi;
 mod routes;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use wastatus_domain::ports::IdempotencyRepository;
 use wastatus_domain::service::{Sessions, Statuses, Tenancy};
 
 pub use openapi::openapi;
@@ -41,6 +43,18 @@ pub struct ApiState {
     pub request_limit: Option<Arc<dyn RequestLimit>>,
     /// Login attempts per username; `None` leaves them unlimited.
     pub login_limit: Option<Arc<dyn RequestLimit>>,
+    /// Told when a status is queued, so the workers look at once; `None` leaves them to poll.
+    pub jobs: Option<Arc<dyn JobQueue>>,
+    /// How long a publish that is sent at once is waited for before the answer is `202`.
+    pub sync_wait: Duration,
+    /// `Idempotency-Key` records.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+}
+
+/// The workers that run queued statuses.
+pub trait JobQueue: Send + Sync {
+    /// A status was just queued.
+    fn queued(&self);
 }
 
 /// A rate limit by key (a credential, a username).
@@ -69,8 +83,12 @@ impl Default for HttpConfig {
 
 /// The whole API: native routes, health, metrics, `/openapi.json` and the `/docs` page.
 pub fn router(state: ApiState, config: &HttpConfig) -> Router {
-    let options =
-        routes::Options { sandbox: state.sessions.supports_faults(), publish_body_limit: config.publish_body_limit };
+    let idempotency = idempotency::Idempotency { state: state.clone(), body_limit: config.body_limit };
+    let options = routes::Options {
+        sandbox: state.sessions.supports_faults(),
+        publish_body_limit: config.publish_body_limit,
+        idempotency: Some(idempotency),
+    };
     let (api, mut doc) = routes::api(options).split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);

@@ -90,7 +90,7 @@ impl Modify for AuthResponses {
 /// The complete OpenAPI document of the native API, sandbox routes included. A server serves
 /// the document of the routes it has.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let options = crate::routes::Options { sandbox: true, publish_body_limit: 0 };
+    let options = crate::routes::Options { sandbox: true, publish_body_limit: 0, idempotency: None };
     let mut doc = crate::routes::api(options).split_for_parts().1;
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc

@@ -1,7 +1,9 @@
 //! One simulated companion device: the state machine of a sandbox session.
 //!
-//! Everything here is synchronous and takes the time and the random source as arguments, so the
-//! driver can run it under its lock and the transitions are easy to follow in one place.
+//! Everything here is synchronous and takes the time, the random source and the journal as
+//! arguments, so the driver can run it under its lock and the transitions are easy to follow in
+//! one place. Every change that must survive a restart is appended to the journal first, and
+//! made only if that succeeded; [`Device::replay`] makes the same changes from the journal.
 
 use std::collections::VecDeque;
 
@@ -14,6 +16,7 @@ use wastatus_domain::{
     StatusType, Timestamp,
 };
 
+use crate::journal::{self, Journal, Record};
 use crate::records::{Revocation, SentMessage};
 use crate::rng::SplitMix64;
 
@@ -154,12 +157,40 @@ pub(crate) struct Device {
 impl Device {
     /// A new device, waiting to be paired.
     pub(crate) fn new(rng: &mut SplitMix64) -> Self {
-        Self {
-            link: Link::Pairing(PairingMaterial::generate(rng)),
-            faults: VecDeque::new(),
-            sent: Vec::new(),
-            revocations: Vec::new(),
+        Self::with_link(Link::Pairing(PairingMaterial::generate(rng)))
+    }
+
+    /// A device read back from the journal, which records only linked devices: connected
+    /// until the records that follow say otherwise.
+    pub(crate) fn restored() -> Self {
+        Self::with_link(Link::Connected)
+    }
+
+    fn with_link(link: Link) -> Self {
+        Self { link, faults: VecDeque::new(), sent: Vec::new(), revocations: Vec::new() }
+    }
+
+    /// Makes the change a journal record (about this device) describes, as the operation that
+    /// wrote it did. `Removed` is the driver's business (it forgets the device).
+    pub(crate) fn replay(&mut self, record: Record) -> Result<(), String> {
+        match record {
+            Record::Paired { .. } | Record::Reconnected { .. } => self.link = Link::Connected,
+            Record::Disconnected { .. } => self.link = Link::Disconnected,
+            Record::LoggedOut { .. } => self.link = Link::LoggedOut,
+            Record::Sent(line) => self.sent.push(line.into_message()?),
+            Record::Revoked { tenant, session, message_id, status_id, revoked_at } => {
+                let revocation = journal::revocation(tenant, session, message_id, status_id, revoked_at)?;
+                let sent = self
+                    .sent
+                    .iter_mut()
+                    .find(|sent| sent.message_id == revocation.message_id)
+                    .ok_or_else(|| format!("revoked message {} was never sent", revocation.message_id))?;
+                sent.revoked_at.get_or_insert(revoked_at);
+                self.revocations.push(revocation);
+            }
+            Record::Journal { .. } | Record::Removed { .. } => {}
         }
+        Ok(())
     }
 
     pub(crate) fn state(&self) -> SessionState {
@@ -184,23 +215,44 @@ impl Device {
     /// A logged-out device pairs again as a new device, with new keys.
     pub(crate) fn pair(
         &mut self,
+        key: &SessionKey,
         method: &PairMethod,
         rng: &mut SplitMix64,
         now: Timestamp,
+        journal: &mut Journal,
     ) -> Result<Pairing, DriverError> {
         let pairing = match &mut self.link {
             Link::Connected | Link::Disconnected => return Err(DriverError::AlreadyPaired),
             Link::Pairing(material) => material.answer(method, rng, now),
             Link::LoggedOut => PairingMaterial::generate(rng).answer(method, rng, now),
         };
+        journal.append(|| {
+            let (method, phone_number) = match method {
+                PairMethod::Qr => ("qr", None),
+                PairMethod::Code { phone_number } => ("code", Some(phone_number.as_str().to_owned())),
+            };
+            Record::Paired {
+                tenant: key.tenant,
+                session: key.id.clone(),
+                method: method.to_owned(),
+                phone_number,
+                at: now,
+            }
+        })?;
         self.link = Link::Connected;
         Ok(pairing)
     }
 
     /// Unlinks a linked device.
-    pub(crate) fn logout(&mut self) -> Result<(), DriverError> {
+    pub(crate) fn logout(
+        &mut self,
+        key: &SessionKey,
+        now: Timestamp,
+        journal: &mut Journal,
+    ) -> Result<(), DriverError> {
         match self.link {
             Link::Connected | Link::Disconnected => {
+                journal.append(|| Record::LoggedOut { tenant: key.tenant, session: key.id.clone(), at: now })?;
                 self.link = Link::LoggedOut;
                 Ok(())
             }
@@ -211,7 +263,14 @@ impl Device {
 
     /// Applies a fault: a connection change now, or a publish fault to the next `count`
     /// publishes, after those already queued.
-    pub(crate) fn inject(&mut self, fault: Fault, count: u32) -> Result<(), DriverError> {
+    pub(crate) fn inject(
+        &mut self,
+        key: &SessionKey,
+        fault: Fault,
+        count: u32,
+        now: Timestamp,
+        journal: &mut Journal,
+    ) -> Result<(), DriverError> {
         if let Some(fault) = PublishFault::from_fault(fault) {
             if count > 0 {
                 match self.faults.back_mut() {
@@ -226,7 +285,14 @@ impl Device {
             Link::Pairing(_) => return Err(DriverError::NotPaired),
             Link::LoggedOut => return Err(DriverError::LoggedOut),
         }
-        self.link = if fault == Fault::Disconnect { Link::Disconnected } else { Link::Connected };
+        let (tenant, session) = (key.tenant, key.id.clone());
+        if fault == Fault::Disconnect {
+            journal.append(|| Record::Disconnected { tenant, session, at: now })?;
+            self.link = Link::Disconnected;
+        } else {
+            journal.append(|| Record::Reconnected { tenant, session, at: now })?;
+            self.link = Link::Connected;
+        }
         Ok(())
     }
 
@@ -265,6 +331,7 @@ impl Device {
         media: Option<PreparedMedia>,
         now: Timestamp,
         message_id: impl FnOnce() -> MessageId,
+        journal: &mut Journal,
     ) -> Result<MessageId, DriverError> {
         check_media(status, media.as_ref())?;
         self.ensure_online()?;
@@ -272,7 +339,7 @@ impl Device {
             return Err(fault.error());
         }
         let id = message_id();
-        self.sent.push(SentMessage::new(
+        let sent = SentMessage::new(
             key.tenant,
             key.id.clone(),
             id.clone(),
@@ -281,12 +348,20 @@ impl Device {
             media,
             status.view_once(),
             now,
-        ));
+        );
+        journal.append(|| Record::Sent((&sent).into()))?;
+        self.sent.push(sent);
         Ok(id)
     }
 
     /// Revokes a status that this device sent.
-    pub(crate) fn revoke(&mut self, key: &SessionKey, status: &Status, now: Timestamp) -> Result<(), DriverError> {
+    pub(crate) fn revoke(
+        &mut self,
+        key: &SessionKey,
+        status: &Status,
+        now: Timestamp,
+        journal: &mut Journal,
+    ) -> Result<(), DriverError> {
         self.ensure_online()?;
         let message_id = status
             .message_id()
@@ -295,6 +370,7 @@ impl Device {
             self.sent.iter_mut().find(|sent| &sent.message_id == message_id).ok_or_else(|| {
                 DriverError::DeviceError(format!("no message {message_id} was sent from this device"))
             })?;
+        journal.append(|| Record::revocation(key, message_id, status.id(), now))?;
         sent.revoked_at.get_or_insert(now);
         self.revocations.push(Revocation {
             tenant: key.tenant,

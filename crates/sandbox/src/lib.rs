@@ -1,4 +1,5 @@
-//! The sandbox WhatsApp driver: a local, deterministic, in-memory stand-in for WhatsApp.
+//! The sandbox WhatsApp driver: a local, deterministic stand-in for WhatsApp, in memory or kept
+//! in a journal that survives restarts.
 //!
 //! [`SandboxDriver`] implements the domain's [`WhatsAppDriver`] and [`FaultInjector`] ports so
 //! that the whole product can be tried and tested with no phone and no network. At the port
@@ -8,7 +9,31 @@
 //! and faults happen only when they are injected.
 //!
 //! Everything it sends is recorded and can be inspected with [`SandboxDriver::sent`] and
-//! [`SandboxDriver::revocations`].
+//! [`SandboxDriver::revocations`] (and, through the port, [`FaultInjector::sent`]). A status
+//! sent twice is recorded twice: the record is what proves that no status was sent more than
+//! once, and [`WhatsAppDriver::reconcile`] answers from it.
+//!
+//! # Persistence
+//!
+//! [`SandboxDriver::new`] and [`SandboxDriver::with_seed`] keep everything in memory: after a
+//! restart every session is unknown again (and starts pairing on first use) and the record of
+//! sent messages is gone. [`SandboxDriver::persistent`] keeps an append-only journal,
+//! `sandbox-journal.jsonl` (JSON lines), in a directory of its own, and reads it back when it
+//! starts: linked sessions come back in their state (`connected`, `disconnected`,
+//! `logged_out`), with every message they sent and every revocation. Each line is written
+//! before the operation it records returns, so a publish that returned a message id is in the
+//! journal even if the process is killed at once; a line torn by such a kill is dropped when the
+//! journal is read. Sessions still pairing and queued publish faults are not kept. A journal
+//! belongs to one process at a time: two processes must not share a directory (the driver locks
+//! the file, and a second driver fails to open it).
+//!
+//! Each line of the journal is a JSON object whose `op` names what it records: a header
+//! (`{"op":"journal","version":1,"created_at":…}`) first, then `paired` (with `method` and, for
+//! a pairing code, `phone_number`), `disconnected`, `reconnected`, `logged_out`, `removed`,
+//! `sent` (`message_id`, `status_id`, `status_type`, `view_once`, `sent_at`, and the text,
+//! colour, font, caption and media metadata, not the media bytes) and `revoked` (`message_id`,
+//! `status_id`, `revoked_at`). Every line names the session by `tenant` and `session`; times are
+//! RFC 3339.
 //!
 //! # Session states
 //!
@@ -44,9 +69,12 @@
 //!
 //! [`WhatsAppDriver`]: wastatus_domain::ports::WhatsAppDriver
 //! [`FaultInjector`]: wastatus_domain::ports::FaultInjector
+//! [`FaultInjector::sent`]: wastatus_domain::ports::FaultInjector::sent
+//! [`WhatsAppDriver::reconcile`]: wastatus_domain::ports::WhatsAppDriver::reconcile
 
 mod device;
 mod driver;
+mod journal;
 mod records;
 mod rng;
 

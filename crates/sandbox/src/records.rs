@@ -85,6 +85,10 @@ impl SentMessage {
 }
 
 /// The media of a sent status. The bytes are kept for tests to inspect; JSON shows their size.
+///
+/// The journal of a persistent driver keeps only the metadata: for a message read back from it
+/// (sent before the last restart) `bytes` and `thumbnail` are empty, and `size_bytes` still
+/// tells the size that was sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SentMedia {
     pub mime_type: String,

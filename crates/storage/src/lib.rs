@@ -3,7 +3,8 @@
 //!
 //! [`Storage`] is the whole public surface: it connects, applies the schema migrations, answers
 //! the readiness probe, and implements [`TenantRepository`], [`ApiKeyRepository`],
-//! [`UserRepository`], [`SessionRepository`] and [`StatusRepository`] itself.
+//! [`UserRepository`], [`SessionRepository`], [`StatusRepository`] and
+//! [`IdempotencyRepository`] itself.
 //!
 //! Every query that reads or changes a tenant's data is scoped by the tenant id the port is
 //! given, so no call returns or touches another tenant's rows. Database errors never leave this
@@ -21,11 +22,18 @@
 //! `integer`): a value too large for its column is refused on insert with a [`StorageError`],
 //! and a stored value outside the domain's range is a [`StorageError`] when read.
 //!
+//! Changes that go together are one transaction on the writer: a status and its prepared media
+//! (`status_media`, kept until the status is settled); a status's or a session's state change
+//! and the events it causes (`outbox_events`, each event as its JSON, for the webhook
+//! dispatcher). Statuses are jobs that workers claim with a lease; see
+//! `repo/statuses.rs` for how claims stay exclusive on each backend.
+//!
 //! [`TenantRepository`]: wastatus_domain::ports::TenantRepository
 //! [`ApiKeyRepository`]: wastatus_domain::ports::ApiKeyRepository
 //! [`UserRepository`]: wastatus_domain::ports::UserRepository
 //! [`SessionRepository`]: wastatus_domain::ports::SessionRepository
 //! [`StatusRepository`]: wastatus_domain::ports::StatusRepository
+//! [`IdempotencyRepository`]: wastatus_domain::ports::IdempotencyRepository
 //! [`InsertError::AlreadyExists`]: wastatus_domain::ports::InsertError::AlreadyExists
 //! [`InsertError::ParentMissing`]: wastatus_domain::ports::InsertError::ParentMissing
 

@@ -6,11 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
 use wastatus_auth::KeyedLimiter;
-use wastatus_domain::ports::{Clock, DomainEvent, DriverError, EventSink, IdGenerator, WhatsAppDriver};
+use wastatus_domain::ports::{Clock, DriverError, EventSink, IdGenerator, WhatsAppDriver};
 use wastatus_domain::{
-    MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status, Timestamp,
+    Event, EventKind, MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status, Timestamp,
 };
-use wastatus_http::RequestLimit;
+use wastatus_http::{JobQueue, RequestLimit};
+use wastatus_worker::WorkerHandle;
 
 /// The system clock, truncated to microseconds (what storage keeps).
 pub struct SystemClock;
@@ -30,25 +31,23 @@ impl IdGenerator for UuidV7 {
     }
 }
 
-/// Logs domain events and counts them. Webhook delivery will consume the same events.
+/// Logs events once they are stored, and counts them. Webhooks read them from the outbox.
 pub struct EventLog;
 
 #[async_trait]
 impl EventSink for EventLog {
-    async fn emit(&self, event: DomainEvent) {
-        let kind = event.kind();
+    async fn emit(&self, event: &Event) {
+        let kind = event.kind.as_str();
         metrics::counter!("wastatus_events_total", "type" => kind).increment(1);
-        match &event {
-            DomainEvent::StatusPublished(s) | DomainEvent::StatusRevoked(s) => {
-                tracing::info!(event = kind, status = %s.id(), session = %s.session(), message_id = ?s.message_id().map(|m| m.as_str()));
-            }
-            DomainEvent::StatusFailed(s) => {
-                let failure = s.failure().map(|f| f.code.as_str()).unwrap_or_default();
-                tracing::warn!(event = kind, status = %s.id(), session = %s.session(), failure);
-            }
-            DomainEvent::SessionStateChanged { session, state, .. } => {
-                tracing::info!(event = kind, %session, %state);
-            }
+        let session = &event.session;
+        match &event.status {
+            Some(status) => match &status.failure_code {
+                Some(failure) if event.kind == EventKind::StatusFailed => {
+                    tracing::warn!(event = kind, status = %status.id, %session, failure = failure.as_str());
+                }
+                _ => tracing::info!(event = kind, status = %status.id, %session, message_id = ?status.message_id),
+            },
+            None => tracing::info!(event = kind, %session),
         }
     }
 }
@@ -59,6 +58,15 @@ pub struct KeyedLimit(pub KeyedLimiter<String>);
 impl RequestLimit for KeyedLimit {
     fn admit(&self, key: &str) -> Result<(), Duration> {
         self.0.check(&key.to_owned())
+    }
+}
+
+/// Wakes the job workers when the HTTP API queues a status.
+pub struct WakeWorker(pub WorkerHandle);
+
+impl JobQueue for WakeWorker {
+    fn queued(&self) {
+        self.0.wake();
     }
 }
 

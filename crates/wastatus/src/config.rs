@@ -22,6 +22,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub webhooks: Webhooks,
     pub limits: Limits,
+    pub jobs: Jobs,
     pub log: Log,
 }
 
@@ -79,10 +80,57 @@ pub enum Driver {
     Sandbox,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WhatsApp {
     pub driver: Driver,
+    /// Where the sandbox driver keeps its journal (linked sessions, sent messages), so that
+    /// its state survives a restart. One directory per process.
+    pub sandbox_dir: std::path::PathBuf,
+}
+
+impl Default for WhatsApp {
+    fn default() -> Self {
+        Self { driver: Driver::default(), sandbox_dir: "wastatus-sandbox".into() }
+    }
+}
+
+/// How statuses are run as jobs.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jobs {
+    /// Queued statuses sent at once by this process.
+    pub concurrency: usize,
+    /// The longest wait, in milliseconds, before a status queued by another process is seen.
+    pub poll_interval_ms: u64,
+    /// How often, in seconds, interrupted sends are looked for.
+    pub recover_every_secs: u64,
+    /// How long, in seconds, a status being sent belongs to the process sending it; after
+    /// that (the process died) another settles it. Must exceed the longest send.
+    pub lease_secs: u64,
+    /// Attempts a queued status gets in all (transient failures only are retried).
+    pub max_attempts: u32,
+    /// Seconds before the second attempt; doubles with each attempt up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    /// How long, in seconds, a publish sent at once is waited for before the answer is `202`
+    /// (`0`: never waited for; the answer is always `202` once the status is stored).
+    pub sync_wait_secs: u64,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            poll_interval_ms: 1000,
+            recover_every_secs: 30,
+            lease_secs: 300,
+            max_attempts: 5,
+            retry_base_secs: 5,
+            retry_max_secs: 600,
+            sync_wait_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]

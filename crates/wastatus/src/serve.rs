@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use wastatus_http::{ApiState, HttpConfig, Readiness};
 use wastatus_storage::Storage;
+use wastatus_worker::{Worker, WorkerConfig};
 
+use crate::adapters::WakeWorker;
 use crate::config::Config;
 use crate::wiring::{self, DriverUse};
 
@@ -37,9 +39,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let jobs = &config.jobs;
+    let worker_config = WorkerConfig {
+        concurrency: jobs.concurrency.max(1),
+        poll_interval: Duration::from_millis(jobs.poll_interval_ms.max(10)),
+        recover_every: Duration::from_secs(jobs.recover_every_secs.max(1)),
+    };
+    let worker = Worker::new(app.statuses.clone(), worker_config);
+    let wake = worker.handle();
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(worker.run(worker_stopped));
+
     let state = ApiState {
         sessions: app.sessions,
         statuses: app.statuses,
+        jobs: Some(Arc::new(WakeWorker(wake))),
+        sync_wait: Duration::from_secs(jobs.sync_wait_secs),
+        idempotency: Arc::new(app.storage.clone()),
         tenancy: app.tenancy,
         readiness: Arc::new(DatabaseReadiness(app.storage)),
         metrics: Some(metrics),
@@ -63,18 +79,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = signalled_tx.send(());
     });
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
+    let deadline = async {
+        let _ = signalled_rx.await;
+        tokio::time::sleep(grace).await
+    };
+    tokio::pin!(deadline);
     tokio::select! {
         result = &mut server => result.context("server task")?.context("serving HTTP")?,
-        _ = async { let _ = signalled_rx.await; tokio::time::sleep(grace).await } => {
+        _ = &mut deadline => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
         }
+    }
+    // No new requests: stop claiming jobs and let the sends under way finish.
+    let _ = stop_worker.send(true);
+    tokio::select! {
+        _ = worker => {}
+        _ = &mut deadline => tracing::warn!(?grace, "sends under way did not finish in time; stopping anyway"),
     }
     tracing::info!("stopped");
     Ok(())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtTokens, KeyedLimiter, SessionPace};
 use wastatus_domain::ports::{Clock, FaultInjector, PublishPace, WhatsAppDriver};
-use wastatus_domain::service::{Ports, Sessions, Statuses, Tenancy};
+use wastatus_domain::service::{JobPolicy, Ports, Sessions, Statuses, Tenancy};
 use wastatus_http::RequestLimit;
 use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
@@ -58,7 +58,10 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
     let (driver, faults): (Arc<dyn WhatsAppDriver>, Option<Arc<dyn FaultInjector>>) =
         match (driver_use, config.whatsapp.driver) {
             (DriverUse::Run, Driver::Sandbox) => {
-                let sandbox = Arc::new(SandboxDriver::new(clock.clone()));
+                let dir = &config.whatsapp.sandbox_dir;
+                let sandbox = SandboxDriver::persistent(clock.clone(), dir)
+                    .with_context(|| format!("opening the sandbox journal in {}", dir.display()))?;
+                let sandbox = Arc::new(sandbox);
                 (sandbox.clone(), Some(sandbox))
             }
             (DriverUse::Run, Driver::Web) | (DriverUse::None, _) => (Arc::new(WebDriverUnavailable), None),
@@ -86,9 +89,17 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         pace,
         events: Arc::new(EventLog),
     };
+    let jobs = &config.jobs;
+    let secs = |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    let policy = JobPolicy {
+        lease: secs(jobs.lease_secs),
+        max_attempts: jobs.max_attempts.max(1),
+        retry_base: secs(jobs.retry_base_secs),
+        retry_max: secs(jobs.retry_max_secs),
+    };
     Ok(App {
         sessions: Sessions::new(ports.clone()),
-        statuses: Statuses::new(ports.clone()),
+        statuses: Statuses::with_policy(ports.clone(), policy),
         tenancy: Tenancy::new(ports),
         storage,
         request_limit: limiter(limits.requests_per_minute, limits.request_burst),

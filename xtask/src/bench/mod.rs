@@ -10,6 +10,7 @@ mod api;
 mod load;
 mod media;
 mod server;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub enum Bench {
     /// Measure media preparation and WhatsApp media encryption: a 12-megapixel JPEG and a
     /// 16 MiB MP4, time per step, MB/s and peak RSS.
     Media(media::MediaArgs),
+    /// Measure webhook delivery: signed deliveries per second to a loopback receiver, for text
+    /// statuses published to several endpoints.
+    Webhooks(webhooks::WebhooksArgs),
     /// Measure one media workload in this process and print one JSON line (used by `media`).
     #[command(hide = true)]
     MediaWorker(media::worker::WorkerArgs),
@@ -66,6 +70,7 @@ pub fn run(bench: Bench) -> Result<()> {
         }
         Bench::Media(args) => media::run(&args),
         Bench::MediaWorker(args) => media::worker::run(&args),
+        Bench::Webhooks(args) => webhooks::run(&args),
     }
 }
 

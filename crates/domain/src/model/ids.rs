@@ -53,6 +53,11 @@ uuid_id!(
     ApiKeyId
 );
 uuid_id!(
+    /// Something that happened (a status published, a session connected, …), as recorded in
+    /// the outbox for webhooks. UUID v7, so ids sort by time.
+    EventId
+);
+uuid_id!(
     /// A person (or program) of a tenant with a per-user token, and optionally a password for
     /// the dashboard.
     UserId

@@ -146,6 +146,8 @@ pub struct MediaMeta {
 pub struct MediaStatus {
     pub caption: Option<Caption>,
     pub media: MediaMeta,
+    /// The URL the media was fetched from; `None` for media sent in the request.
+    pub source_url: Option<String>,
 }
 
 #[cfg(test)]

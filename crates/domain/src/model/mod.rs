@@ -1,6 +1,7 @@
 //! Entities, value objects and the status lifecycle.
 
 mod access;
+mod event;
 mod ids;
 mod media;
 mod page;
@@ -8,8 +9,10 @@ mod session;
 mod status;
 mod tenant;
 mod text;
+mod webhook;
 
 pub use access::*;
+pub use event::*;
 pub use ids::*;
 pub use media::*;
 pub use page::*;
@@ -17,6 +20,7 @@ pub use session::*;
 pub use status::*;
 pub use tenant::*;
 pub use text::*;
+pub use webhook::*;
 
 /// An instant in UTC. Adapters store it with microsecond precision; the [`crate::ports::Clock`]
 /// truncates to that precision so a value survives a round trip through storage unchanged.

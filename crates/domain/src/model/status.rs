@@ -1,12 +1,17 @@
 //! The status aggregate and its lifecycle.
 //!
 //! ```text
-//! accepted ──► sending ──► published ──► revoked
-//!     │           │
-//!     └───────────┴──► failed
+//! scheduled ─┐
+//!            ├─► accepted ◄──► sending ──► published ──► revoked
+//!            │      │             │
+//!            └──────┴─► cancelled └──► failed
 //! ```
 //!
-//! A status is `published` only once the driver has confirmed the send; every failure carries a
+//! A status is a job: it is stored (`accepted`, or `scheduled` until its `publish_at`) before
+//! any work starts, a worker claims it (`sending`), and the driver's answer settles it. A
+//! transient failure puts it back to `accepted` with a later `next_attempt_at`, up to its
+//! `max_attempts`; a permanent one, or the last attempt, makes it `failed`. A status is
+//! `published` only once the driver has confirmed the send; every failure carries a
 //! [`FailureCode`] and a message. Transitions that the lifecycle does not allow are refused.
 
 use std::fmt;
@@ -75,7 +80,9 @@ pub struct TextStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusState {
-    /// Stored; nothing sent yet.
+    /// Stored, to be published at its `publish_at`.
+    Scheduled,
+    /// Stored and due (or waiting for its next attempt); nothing is being sent.
     Accepted,
     /// Handed to the driver; the outcome is not known yet.
     Sending,
@@ -85,24 +92,35 @@ pub enum StatusState {
     Failed,
     /// It was published and later deleted from the audience's phones.
     Revoked,
+    /// It was withdrawn before it was sent.
+    Cancelled,
 }
 
 impl StatusState {
-    pub const ALL: [StatusState; 5] = [
+    pub const ALL: [StatusState; 7] = [
+        StatusState::Scheduled,
         StatusState::Accepted,
         StatusState::Sending,
         StatusState::Published,
         StatusState::Failed,
         StatusState::Revoked,
+        StatusState::Cancelled,
     ];
+
+    /// Whether the status's outcome is settled: nothing more will be sent for it.
+    pub const fn is_settled(self) -> bool {
+        matches!(self, StatusState::Published | StatusState::Failed | StatusState::Revoked | StatusState::Cancelled)
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            StatusState::Scheduled => "scheduled",
             StatusState::Accepted => "accepted",
             StatusState::Sending => "sending",
             StatusState::Published => "published",
             StatusState::Failed => "failed",
             StatusState::Revoked => "revoked",
+            StatusState::Cancelled => "cancelled",
         }
     }
 }
@@ -141,12 +159,15 @@ pub enum FailureCode {
     ServerRejected,
     /// The configured WhatsApp driver cannot run in this build or configuration.
     DriverUnavailable,
+    /// The process stopped while the status was being sent, and the driver cannot tell whether
+    /// it went out; it was not sent again, to avoid posting it twice.
+    OutcomeUnknown,
     /// Something inside wastatus went wrong; the logs have the details.
     Internal,
 }
 
 impl FailureCode {
-    pub const ALL: [FailureCode; 9] = [
+    pub const ALL: [FailureCode; 10] = [
         FailureCode::DeviceDisconnected,
         FailureCode::LoggedOut,
         FailureCode::NotPaired,
@@ -155,8 +176,15 @@ impl FailureCode {
         FailureCode::DeviceError,
         FailureCode::ServerRejected,
         FailureCode::DriverUnavailable,
+        FailureCode::OutcomeUnknown,
         FailureCode::Internal,
     ];
+
+    /// Whether a later attempt may succeed where this one failed: the session may come back
+    /// online, an upload may go through next time. Everything else fails the status at once.
+    pub const fn is_transient(self) -> bool {
+        matches!(self, FailureCode::DeviceDisconnected | FailureCode::UploadFailed | FailureCode::UploadTimeout)
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -168,6 +196,7 @@ impl FailureCode {
             FailureCode::DeviceError => "device_error",
             FailureCode::ServerRejected => "server_rejected",
             FailureCode::DriverUnavailable => "driver_unavailable",
+            FailureCode::OutcomeUnknown => "outcome_unknown",
             FailureCode::Internal => "internal",
         }
     }
@@ -217,10 +246,24 @@ pub struct Status {
     state: StatusState,
     message_id: Option<MessageId>,
     failure: Option<Failure>,
+    schedule: Schedule,
     created_at: Timestamp,
     updated_at: Timestamp,
     published_at: Option<Timestamp>,
     revoked_at: Option<Timestamp>,
+}
+
+/// When and how often a status is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// The time the client asked it to be published at, if any.
+    pub publish_at: Option<Timestamp>,
+    /// When a worker may next pick it up.
+    pub next_attempt_at: Timestamp,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Attempts allowed in all: 1 for a client waiting for the outcome, more for jobs.
+    pub max_attempts: u32,
 }
 
 /// Every field of a [`Status`], for storage adapters that rebuild one from a row.
@@ -233,23 +276,54 @@ pub struct StatusRecord {
     pub state: StatusState,
     pub message_id: Option<MessageId>,
     pub failure: Option<Failure>,
+    pub schedule: Schedule,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub published_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
 }
 
+/// How a new status is to be run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Publish at this time rather than now.
+    pub publish_at: Option<Timestamp>,
+    /// Attempts allowed in all (at least 1).
+    pub max_attempts: u32,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self { publish_at: None, max_attempts: 1 }
+    }
+}
+
 impl Status {
-    /// A newly accepted status.
-    pub fn accept(id: StatusId, session: SessionKey, content: StatusContent, view_once: bool, now: Timestamp) -> Self {
+    /// A newly accepted status: `scheduled` if `plan.publish_at` is in the future, else
+    /// `accepted`.
+    pub fn accept(
+        id: StatusId,
+        session: SessionKey,
+        content: StatusContent,
+        view_once: bool,
+        plan: Plan,
+        now: Timestamp,
+    ) -> Self {
+        let scheduled = plan.publish_at.is_some_and(|at| at > now);
         Self {
             id,
             session,
             content,
             view_once,
-            state: StatusState::Accepted,
+            state: if scheduled { StatusState::Scheduled } else { StatusState::Accepted },
             message_id: None,
             failure: None,
+            schedule: Schedule {
+                publish_at: plan.publish_at,
+                next_attempt_at: plan.publish_at.filter(|_| scheduled).unwrap_or(now),
+                attempts: 0,
+                max_attempts: plan.max_attempts.max(1),
+            },
             created_at: now,
             updated_at: now,
             published_at: None,
@@ -268,6 +342,7 @@ impl Status {
             state: r.state,
             message_id: r.message_id,
             failure: r.failure,
+            schedule: r.schedule,
             created_at: r.created_at,
             updated_at: r.updated_at,
             published_at: r.published_at,
@@ -296,8 +371,12 @@ impl Status {
     pub fn message_id(&self) -> Option<&MessageId> {
         self.message_id.as_ref()
     }
+    /// Why it failed; while `accepted` after a failed attempt, why that attempt failed.
     pub fn failure(&self) -> Option<&Failure> {
         self.failure.as_ref()
+    }
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
     }
     pub fn created_at(&self) -> Timestamp {
         self.created_at
@@ -326,24 +405,65 @@ impl Status {
         Ok(())
     }
 
-    /// `accepted` → `sending`: the status is about to be handed to the driver.
+    /// `accepted` | `scheduled` → `sending`: an attempt starts; the status is about to be
+    /// handed to the driver.
     pub fn start_sending(&mut self, now: Timestamp) -> Result<(), TransitionError> {
-        self.transition(&[StatusState::Accepted], StatusState::Sending, now)
+        self.transition(&[StatusState::Accepted, StatusState::Scheduled], StatusState::Sending, now)?;
+        self.schedule.attempts += 1;
+        Ok(())
     }
 
     /// `sending` → `published`: the driver confirmed the send under `message_id`.
     pub fn mark_published(&mut self, message_id: MessageId, now: Timestamp) -> Result<(), TransitionError> {
         self.transition(&[StatusState::Sending], StatusState::Published, now)?;
         self.message_id = Some(message_id);
+        self.failure = None;
         self.published_at = Some(now);
         Ok(())
     }
 
-    /// `accepted` | `sending` → `failed`.
+    /// `scheduled` | `accepted` | `sending` → `failed`.
     pub fn mark_failed(&mut self, failure: Failure, now: Timestamp) -> Result<(), TransitionError> {
-        self.transition(&[StatusState::Accepted, StatusState::Sending], StatusState::Failed, now)?;
+        self.transition(
+            &[StatusState::Scheduled, StatusState::Accepted, StatusState::Sending],
+            StatusState::Failed,
+            now,
+        )?;
         self.failure = Some(failure);
         Ok(())
+    }
+
+    /// The outcome of an attempt that failed with `failure`: back to `accepted` for another
+    /// attempt at `retry_at` if the failure is transient and attempts are left, else `failed`.
+    /// Returns whether it will be retried.
+    pub fn attempt_failed(
+        &mut self,
+        failure: Failure,
+        retry_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, TransitionError> {
+        if !failure.code.is_transient() || self.schedule.attempts >= self.schedule.max_attempts {
+            self.mark_failed(failure, now)?;
+            return Ok(false);
+        }
+        self.transition(&[StatusState::Sending], StatusState::Accepted, now)?;
+        self.failure = Some(failure);
+        self.schedule.next_attempt_at = retry_at;
+        Ok(true)
+    }
+
+    /// `sending` → `accepted` without counting the attempt: it was put off (the session's
+    /// publish pace) before anything was sent.
+    pub fn defer(&mut self, until: Timestamp, now: Timestamp) -> Result<(), TransitionError> {
+        self.transition(&[StatusState::Sending], StatusState::Accepted, now)?;
+        self.schedule.attempts = self.schedule.attempts.saturating_sub(1);
+        self.schedule.next_attempt_at = until;
+        Ok(())
+    }
+
+    /// `scheduled` | `accepted` → `cancelled`: withdrawn before it was sent.
+    pub fn cancel(&mut self, now: Timestamp) -> Result<(), TransitionError> {
+        self.transition(&[StatusState::Scheduled, StatusState::Accepted], StatusState::Cancelled, now)
     }
 
     /// `published` → `revoked`.
@@ -370,7 +490,17 @@ mod tests {
             background_color: BackgroundColor::DEFAULT,
             font: Font::SansSerif,
         });
-        Status::accept(StatusId::from_uuid(uuid::Uuid::nil()), session, content, false, at(0))
+        Status::accept(StatusId::from_uuid(uuid::Uuid::nil()), session, content, false, Plan::default(), at(0))
+    }
+
+    fn job(max_attempts: u32) -> Status {
+        let s = status();
+        let plan = Plan { publish_at: None, max_attempts };
+        Status::accept(s.id(), s.session().clone(), s.content().clone(), false, plan, at(0))
+    }
+
+    fn failure(code: FailureCode) -> Failure {
+        Failure { code, message: code.to_string() }
     }
 
     fn msg() -> MessageId {
@@ -423,6 +553,75 @@ mod tests {
         s.mark_published(msg(), at(2)).unwrap();
         s.mark_revoked(at(3)).unwrap();
         assert!(s.mark_revoked(at(4)).is_err(), "revoking twice is refused");
+    }
+
+    #[test]
+    fn a_future_publish_at_schedules_and_a_past_one_does_not() {
+        let s = status();
+        let plan = |publish_at| Plan { publish_at: Some(publish_at), max_attempts: 3 };
+        let later = Status::accept(s.id(), s.session().clone(), s.content().clone(), false, plan(at(60)), at(0));
+        assert_eq!(later.state(), StatusState::Scheduled);
+        assert_eq!(later.schedule().next_attempt_at, at(60));
+        let past = Status::accept(s.id(), s.session().clone(), s.content().clone(), false, plan(at(-5)), at(0));
+        assert_eq!(past.state(), StatusState::Accepted);
+        assert_eq!(past.schedule().next_attempt_at, at(0));
+        assert_eq!(past.schedule().publish_at, Some(at(-5)), "what the client asked for is kept");
+    }
+
+    #[test]
+    fn transient_failures_are_retried_until_attempts_run_out() {
+        let mut s = job(2);
+        s.start_sending(at(1)).unwrap();
+        assert!(s.attempt_failed(failure(FailureCode::DeviceDisconnected), at(10), at(2)).unwrap());
+        assert_eq!(
+            (s.state(), s.schedule().next_attempt_at, s.schedule().attempts),
+            (StatusState::Accepted, at(10), 1)
+        );
+        assert_eq!(s.failure().unwrap().code, FailureCode::DeviceDisconnected, "the last reason is kept");
+        s.start_sending(at(10)).unwrap();
+        assert!(!s.attempt_failed(failure(FailureCode::UploadTimeout), at(20), at(11)).unwrap());
+        assert_eq!((s.state(), s.schedule().attempts), (StatusState::Failed, 2));
+        assert_eq!(s.failure().unwrap().code, FailureCode::UploadTimeout);
+    }
+
+    #[test]
+    fn permanent_failures_and_single_attempts_fail_at_once() {
+        let mut s = job(5);
+        s.start_sending(at(1)).unwrap();
+        assert!(!s.attempt_failed(failure(FailureCode::ServerRejected), at(10), at(2)).unwrap());
+        assert_eq!(s.state(), StatusState::Failed);
+        let mut s = status();
+        s.start_sending(at(1)).unwrap();
+        assert!(!s.attempt_failed(failure(FailureCode::DeviceDisconnected), at(10), at(2)).unwrap());
+        assert_eq!(s.state(), StatusState::Failed, "a client waiting for the outcome gets one attempt");
+    }
+
+    #[test]
+    fn a_deferred_attempt_does_not_count_and_a_published_one_clears_the_last_failure() {
+        let mut s = job(2);
+        s.start_sending(at(1)).unwrap();
+        s.defer(at(30), at(1)).unwrap();
+        assert_eq!(
+            (s.state(), s.schedule().attempts, s.schedule().next_attempt_at),
+            (StatusState::Accepted, 0, at(30))
+        );
+        s.start_sending(at(30)).unwrap();
+        s.attempt_failed(failure(FailureCode::UploadFailed), at(40), at(31)).unwrap();
+        s.start_sending(at(40)).unwrap();
+        s.mark_published(msg(), at(41)).unwrap();
+        assert_eq!(s.failure(), None);
+    }
+
+    #[test]
+    fn only_statuses_not_yet_sending_can_be_cancelled() {
+        let mut s = status();
+        s.cancel(at(1)).unwrap();
+        assert_eq!(s.state(), StatusState::Cancelled);
+        assert!(s.state().is_settled());
+        assert!(s.start_sending(at(2)).is_err());
+        let mut s = status();
+        s.start_sending(at(1)).unwrap();
+        assert!(s.cancel(at(2)).is_err());
     }
 
     #[test]

@@ -9,6 +9,12 @@ use uuid::Uuid;
 
 use crate::model::*;
 
+mod idempotency;
+mod webhooks;
+
+pub use idempotency::*;
+pub use webhooks::*;
+
 /// A storage failure the domain cannot do anything about (connection lost, disk full, …).
 /// Use cases report it as an internal error; the cause is logged, never shown to clients.
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +102,15 @@ pub trait SessionRepository: Send + Sync {
     async fn list(&self, tenant: TenantId) -> Result<Vec<Session>, StorageError>;
     /// Every session of every tenant, for resuming them when the process starts.
     async fn list_all(&self) -> Result<Vec<Session>, StorageError>;
-    /// Returns whether the session existed.
-    async fn set_state(&self, key: &SessionKey, state: SessionState, at: Timestamp) -> Result<bool, StorageError>;
+    /// Stores the session's state and appends `events` to the outbox, in one transaction.
+    /// Returns whether the session existed (nothing is written if it did not).
+    async fn set_state(
+        &self,
+        key: &SessionKey,
+        state: SessionState,
+        at: Timestamp,
+        events: &[Event],
+    ) -> Result<bool, StorageError>;
     /// Deletes the session and its statuses. Returns whether it existed.
     async fn delete(&self, key: &SessionKey) -> Result<bool, StorageError>;
 }
@@ -105,13 +118,41 @@ pub trait SessionRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait StatusRepository: Send + Sync {
-    /// Fails with [`InsertError::AlreadyExists`] if the id is taken, and with
-    /// [`InsertError::ParentMissing`] if the tenant has no such session.
-    async fn insert(&self, status: &Status) -> Result<(), InsertError>;
+    /// Stores a new status with the prepared media of an image or video (kept until the status
+    /// is settled), in one transaction. A status inserted as `sending` is leased until
+    /// `lease_until` (see [`StatusRepository::reclaim_expired`]). Fails with
+    /// [`InsertError::AlreadyExists`] if the id is taken, and with [`InsertError::ParentMissing`]
+    /// if the tenant has no such session.
+    async fn insert<'a>(
+        &self,
+        status: &Status,
+        media: Option<&'a PreparedMedia>,
+        lease_until: Option<Timestamp>,
+    ) -> Result<(), InsertError>;
     /// Saves the status's lifecycle fields if its stored state is still `expected` (a
-    /// compare-and-set, so two concurrent transitions cannot both win). Returns whether it
-    /// saved; `false` if the status is gone or another transition got there first.
-    async fn update(&self, status: &Status, expected: StatusState) -> Result<bool, StorageError>;
+    /// compare-and-set, so two concurrent transitions cannot both win), appends `events` to the
+    /// outbox, and drops the stored media once the status is settled — all in one transaction.
+    /// Returns whether it saved; `false` if the status is gone or another transition got there
+    /// first (then nothing is written).
+    async fn update(&self, status: &Status, expected: StatusState, events: &[Event]) -> Result<bool, StorageError>;
+    /// Claims up to `limit` statuses that are due (`accepted` or `scheduled` with
+    /// `next_attempt_at <= now`), oldest due first: each becomes `sending` (an attempt started,
+    /// as [`Status::start_sending`] does), leased until `lease_until`. Concurrent callers, in
+    /// this process or another, never claim the same status.
+    async fn claim_due(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<Status>, StorageError>;
+    /// Claims up to `limit` statuses left `sending` whose lease ran out before `now` (their
+    /// process died mid-send), leasing them again until `lease_until`, so that one caller
+    /// settles each.
+    async fn reclaim_expired(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Status>, StorageError>;
+    /// When the next `accepted` or `scheduled` status falls due; `None` if none waits.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StorageError>;
+    /// The prepared media stored with an unsettled status.
+    async fn media(&self, status: StatusId) -> Result<Option<PreparedMedia>, StorageError>;
     /// A status of this tenant; another tenant's status is `None`.
     async fn get(&self, tenant: TenantId, id: StatusId) -> Result<Option<Status>, StorageError>;
     /// A page of a session's statuses, newest first.
@@ -219,6 +260,25 @@ pub trait WhatsAppDriver: Send + Sync {
 
     /// Deletes a published status from the audience's phones.
     async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError>;
+
+    /// Whether `status` was sent, for a status whose send was interrupted (the process died
+    /// between handing it to the driver and storing the outcome). Used to settle such a status
+    /// without sending it twice. A driver that cannot tell answers [`SendCheck::Unknown`].
+    async fn reconcile(&self, session: &SessionKey, status: &Status) -> Result<SendCheck, DriverError> {
+        let _ = (session, status);
+        Ok(SendCheck::Unknown)
+    }
+}
+
+/// What a driver knows of an interrupted send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendCheck {
+    /// It was sent, under this message id.
+    Sent(MessageId),
+    /// It was certainly not sent: sending it now is safe.
+    NotSent,
+    /// The driver cannot tell.
+    Unknown,
 }
 
 /// A fault the sandbox driver can be told to simulate.
@@ -238,12 +298,26 @@ pub enum Fault {
     ServerReject,
 }
 
-/// Fault injection, offered only by the sandbox driver.
+/// Fault injection and inspection, offered only by the sandbox driver.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait FaultInjector: Send + Sync {
     /// Applies `fault`; for the publish faults, to the next `count` publishes.
     async fn inject(&self, session: &SessionKey, fault: Fault, count: u32) -> Result<(), DriverError>;
+
+    /// Every message the session sent, oldest first, including any sent twice: the record
+    /// that shows whether a status was ever published more than once.
+    async fn sent(&self, session: &SessionKey) -> Result<Vec<SentRecord>, DriverError>;
+}
+
+/// A message the sandbox sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRecord {
+    pub message_id: MessageId,
+    /// The status it was sent for.
+    pub status: StatusId,
+    pub status_type: StatusType,
+    pub sent_at: Timestamp,
 }
 
 /// Media that cannot be used, with a stable snake_case code (`media_too_large`,
@@ -348,36 +422,11 @@ impl std::fmt::Debug for MintedKey {
     }
 }
 
-/// Something that happened, for webhooks and other observers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DomainEvent {
-    StatusPublished(Status),
-    StatusFailed(Status),
-    StatusRevoked(Status),
-    SessionStateChanged { session: SessionKey, state: SessionState, at: Timestamp },
-}
-
-impl DomainEvent {
-    /// The event's type as webhooks name it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DomainEvent::StatusPublished(_) => "status.published",
-            DomainEvent::StatusFailed(_) => "status.failed",
-            DomainEvent::StatusRevoked(_) => "status.revoked",
-            DomainEvent::SessionStateChanged { state, .. } => match state {
-                SessionState::Pairing => "session.pairing",
-                SessionState::Connected => "session.connected",
-                SessionState::Disconnected => "session.disconnected",
-                SessionState::LoggedOut => "session.logged_out",
-            },
-        }
-    }
-}
-
-/// Receives domain events. Emitting never fails the use case that emits: a sink that cannot
-/// deliver records the problem itself.
+/// Hears of events once they are stored (for logs and metrics). Delivery to webhooks does not
+/// depend on it: it reads the outbox the events were stored in. Emitting never fails the use
+/// case that emits.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait EventSink: Send + Sync {
-    async fn emit(&self, event: DomainEvent);
+    async fn emit(&self, event: &Event);
 }

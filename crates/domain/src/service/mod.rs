@@ -3,9 +3,11 @@
 //! snake_case [`ErrorCode::code`].
 
 mod access;
+mod sandbox;
 mod sessions;
 mod statuses;
 mod tenancy;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ pub use access::*;
 pub use sessions::*;
 pub use statuses::*;
 pub use tenancy::*;
+pub use webhooks::*;
 
 use crate::ports::*;
 

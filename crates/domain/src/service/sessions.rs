@@ -144,7 +144,7 @@ impl ErrorCode for InjectFaultError {
 /// Session use cases.
 #[derive(Clone)]
 pub struct Sessions {
-    ports: Ports,
+    pub(super) ports: Ports,
 }
 
 impl Sessions {
@@ -175,7 +175,7 @@ impl Sessions {
             }
         }
         if session.state != SessionState::Pairing {
-            self.ports.sessions.set_state(&key, session.state, now).await?;
+            self.store_state(&key, session.state, now).await?;
         }
         Ok(session)
     }
@@ -359,9 +359,17 @@ impl Sessions {
             return Ok(None);
         }
         let at = self.ports.clock.now();
-        self.ports.sessions.set_state(&session.key, state, at).await?;
-        self.ports.events.emit(DomainEvent::SessionStateChanged { session: session.key.clone(), state, at }).await;
+        self.store_state(&session.key, state, at).await?;
         Ok(Some(at))
+    }
+
+    /// Stores a state with the event it causes, in one transaction, then tells the event sink.
+    async fn store_state(&self, key: &SessionKey, state: SessionState, at: Timestamp) -> Result<(), StorageError> {
+        let event = Event::of_session(EventId::from_uuid(self.ports.ids.uuid()), key, state, at);
+        if self.ports.sessions.set_state(key, state, at, std::slice::from_ref(&event)).await? {
+            self.ports.events.emit(&event).await;
+        }
+        Ok(())
     }
 }
 
@@ -478,10 +486,16 @@ mod tests {
         m.driver.expect_state().returning(|_| Ok(SessionState::Disconnected));
         m.sessions
             .expect_set_state()
-            .with(eq(key("s1")), eq(SessionState::Disconnected), eq(at(10)))
+            .withf(|k, state, at_, events| {
+                *k == key("s1")
+                    && *state == SessionState::Disconnected
+                    && *at_ == at(10)
+                    && events.len() == 1
+                    && events[0].kind == EventKind::SessionDisconnected
+            })
             .times(1)
-            .returning(|_, _, _| Ok(true));
-        m.events.expect_emit().withf(|e| e.kind() == "session.disconnected").times(1).returning(|_| ());
+            .returning(|_, _, _, _| Ok(true));
+        m.events.expect_emit().withf(|e| e.kind.as_str() == "session.disconnected").times(1).returning(|_| ());
         let s = Sessions::new(m.into_ports()).get(&key("s1")).await.unwrap();
         assert_eq!(s.state, SessionState::Disconnected);
         assert_eq!(s.updated_at, at(10));
@@ -553,7 +567,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(Pairing::Qr(QrCode { payload: "2@x".into(), expires_at: at(70) })));
         m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
-        m.sessions.expect_set_state().returning(|_, _, _| Ok(true));
+        m.sessions.expect_set_state().returning(|_, _, _, _| Ok(true));
         m.events.expect_emit().returning(|_| ());
         let (pairing, s) = Sessions::new(m.into_ports()).pair(&key("s1"), &PairMethod::Qr).await.unwrap();
         assert!(matches!(pairing, Pairing::Qr(_)));

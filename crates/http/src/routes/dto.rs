@@ -150,6 +150,14 @@ pub struct PublishStatusRequest {
     pub caption: Option<String>,
     /// The image or video: exactly one of `url` and `data`.
     pub media: Option<MediaRequest>,
+    /// Publish at this time (RFC 3339, in the future) instead of now: the status is
+    /// `scheduled` until then, and the answer is `202` at once.
+    pub publish_at: Option<DateTime<Utc>>,
+    /// Answer `202` at once and publish in the background (like `Prefer: respond-async`):
+    /// queued statuses wait for the session's publish pace and are retried after transient
+    /// failures. The outcome arrives by webhook and by polling the status.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
 }
 
 /// The media of an image or video status. JPEG, PNG and WEBP images (sent as JPEG) and MP4 and
@@ -183,6 +191,9 @@ pub struct PublishUpload {
     pub text: Option<String>,
     pub background_color: Option<String>,
     pub font: Option<String>,
+    pub publish_at: Option<String>,
+    #[schema(rename = "async")]
+    pub run_async: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -209,21 +220,26 @@ impl From<domain::StatusType> for StatusType {
     }
 }
 
-/// Where a status is in its lifecycle: `accepted` → `sending` → `published` | `failed`;
-/// `published` → `revoked`.
+/// Where a status is in its lifecycle: (`scheduled` →) `accepted` → `sending` → `published` |
+/// `failed`; `published` → `revoked`; `scheduled` | `accepted` → `cancelled`. A queued status
+/// whose attempt failed for a passing reason goes back to `accepted` until its next attempt.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusState {
+    Scheduled,
     Accepted,
     Sending,
     Published,
     Failed,
     Revoked,
+    Cancelled,
 }
 
 impl From<domain::StatusState> for StatusState {
     fn from(s: domain::StatusState) -> Self {
         match s {
+            domain::StatusState::Scheduled => Self::Scheduled,
+            domain::StatusState::Cancelled => Self::Cancelled,
             domain::StatusState::Accepted => Self::Accepted,
             domain::StatusState::Sending => Self::Sending,
             domain::StatusState::Published => Self::Published,
@@ -237,7 +253,9 @@ impl From<domain::StatusState> for StatusState {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusFailure {
     /// A stable code: `device_disconnected`, `logged_out`, `not_paired`, `upload_failed`,
-    /// `upload_timeout`, `device_error`, `server_rejected` or `internal`.
+    /// `upload_timeout`, `device_error`, `server_rejected`, `driver_unavailable`,
+    /// `outcome_unknown` or `internal`. While a queued status is `accepted` again after a
+    /// failed attempt, the reason that attempt failed.
     #[schema(example = "device_disconnected")]
     pub code: &'static str,
     pub message: String,
@@ -272,6 +290,15 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaView>,
     pub failure: Option<StatusFailure>,
+    /// The time it was asked to be published at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_at: Option<DateTime<Utc>>,
+    /// Attempts started so far, and how many it gets in all.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// When it is next tried, while `scheduled` or `accepted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
@@ -330,6 +357,11 @@ impl From<&domain::Status> for Status {
             caption,
             media,
             failure: s.failure().map(|f| StatusFailure { code: f.code.as_str(), message: f.message.clone() }),
+            publish_at: s.schedule().publish_at,
+            attempts: s.schedule().attempts,
+            max_attempts: s.schedule().max_attempts,
+            next_attempt_at: matches!(s.state(), domain::StatusState::Scheduled | domain::StatusState::Accepted)
+                .then_some(s.schedule().next_attempt_at),
             created_at: s.created_at(),
             updated_at: s.updated_at(),
             published_at: s.published_at(),

@@ -21,23 +21,45 @@ use crate::openapi::ApiDoc;
 
 /// What varies between servers in the set of routes.
 pub struct Options {
-    /// Whether the fault-injection route of the sandbox driver exists.
+    /// Whether the routes of the sandbox driver (fault injection, the record of sends) exist.
     pub sandbox: bool,
     /// The body limit of the publish route, which carries media.
     pub publish_body_limit: usize,
+    /// `Idempotency-Key` handling for the publish and revoke routes; `None` only where the
+    /// routes are built for their description alone.
+    pub idempotency: Option<crate::idempotency::Idempotency>,
 }
 
 /// The routes with their OpenAPI description.
 pub fn api(options: Options) -> OpenApiRouter<ApiState> {
     let publish_limit = DefaultBodyLimit::max(options.publish_body_limit);
+    let idempotent = |limit: Option<usize>| {
+        options.idempotency.clone().map(|config| {
+            let body_limit = limit.unwrap_or(config.body_limit);
+            axum::middleware::from_fn_with_state(
+                crate::idempotency::Idempotency { body_limit, ..config },
+                crate::idempotency::layer,
+            )
+        })
+    };
+    let publish = routes!(statuses::publish, statuses::list).layer(publish_limit);
+    let publish = match idempotent(Some(options.publish_body_limit)) {
+        Some(layer) => publish.layer(layer),
+        None => publish,
+    };
+    let revoke = routes!(statuses::get, statuses::revoke);
+    let revoke = match idempotent(None) {
+        Some(layer) => revoke.layer(layer),
+        None => revoke,
+    };
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::create, sessions::list))
         .routes(routes!(sessions::get, sessions::delete))
         .routes(routes!(sessions::pair))
         .routes(routes!(sessions::qr))
         .routes(routes!(sessions::logout))
-        .routes(routes!(statuses::publish, statuses::list).layer(publish_limit))
-        .routes(routes!(statuses::get, statuses::revoke))
+        .routes(publish)
+        .routes(revoke)
         .routes(routes!(access::login))
         .routes(routes!(access::me))
         .routes(routes!(access::create_api_key, access::list_api_keys))
@@ -55,7 +77,7 @@ pub fn api(options: Options) -> OpenApiRouter<ApiState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .merge(compat::routes(options.publish_body_limit));
-    if options.sandbox { router.routes(routes!(sandbox::inject_fault)) } else { router }
+    if options.sandbox { router.routes(routes!(sandbox::inject_fault)).routes(routes!(sandbox::sent)) } else { router }
 }
 
 pub async fn not_found() -> ApiError {

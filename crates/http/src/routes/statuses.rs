@@ -4,9 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wastatus_domain::service::{PublishContent, PublishStatus, PublishStatusError};
+use wastatus_domain::service::{PublishContent, PublishMode, PublishStatus, PublishStatusError, Submitted};
 use wastatus_domain::{
     self as domain, BackgroundColor, Caption, FailureCode, Font, InvalidValue, MediaInput, MediaKind, MediaSource,
     PageLimit, SessionKey, StatusQuery, StatusText, TextStatus,
@@ -21,25 +21,38 @@ use crate::error::{ApiError, Problem};
 use crate::extract::scope::{StatusesRead, StatusesWrite};
 use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
 
-/// Publish a status (JSON, or a `multipart/form-data` upload) and wait for WhatsApp's
-/// confirmation.
+/// Publish a status (JSON, or a `multipart/form-data` upload).
 ///
-/// Answers `201` with the `published` status. If the send fails, the status is kept as `failed`
-/// and the problem document names the reason in `code`, its id in `status_id` and the stored
-/// status in `resource`.
+/// By default the request waits for WhatsApp's confirmation and answers `201` with the
+/// `published` status; if the send fails, the status is kept as `failed` and the problem
+/// document names the reason in `code`, its id in `status_id` and the stored status in
+/// `resource`. If the wait runs past the server's bound, it answers `202` with the status as it
+/// is then; the send goes on.
+///
+/// With `Prefer: respond-async` or `"async": true` it answers `202` at once with the stored
+/// (`accepted`) status and its `Location`; with `publish_at`, `202` with the `scheduled`
+/// status. Those run as jobs: paced per session, retried after transient failures, and
+/// surviving restarts; their outcome arrives by webhook and by polling the status.
+///
+/// With an `Idempotency-Key` header, a repeat of the same request replays the first answer.
 #[utoipa::path(post, path = "/v1/sessions/{session_id}/statuses", tag = "statuses",
-    params(("session_id" = String, Path)),
+    params(
+        ("session_id" = String, Path),
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer `202` at once"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes repeats of this request replay its first answer (24 h)"),
+    ),
     request_body(content(
         (PublishStatusRequest = "application/json"),
         (dto::PublishUpload = "multipart/form-data"),
     )),
     responses(
         (status = 201, body = Status, headers(("location" = String, description = "The status's URL"))),
+        (status = 202, description = "Queued, scheduled, or still being sent", body = Status, headers(("location" = String, description = "The status's URL"))),
         (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`not_paired`, `logged_out`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_paired`, `logged_out`, `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`, `media_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`publish_pace_exceeded` (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `caption_too_long`, `media_missing`, `media_ambiguous`, the `media_…` and `video_…` codes, `unsupported_status_type`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_color`, `unknown_font`, `caption_too_long`, `media_missing`, `media_ambiguous`, the `media_…` and `video_…` codes, `unsupported_status_type`, `invalid_publish_at`, `invalid_idempotency_key`, `idempotency_key_reused`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`upload_failed`, `device_error`, `server_rejected`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "`upload_timeout`", body = Problem, content_type = "application/problem+json"),
@@ -47,37 +60,84 @@ use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
 pub async fn publish(
     State(state): State<ApiState>,
     SessionPath(session, _): SessionPath<StatusesWrite>,
+    headers: HeaderMap,
     body: PublishBody,
 ) -> Result<Response, ApiError> {
-    let status = run_publish(&state, publish_command(session, body)?).await?;
+    let prefers_async = prefers_async(&headers);
+    let mut command = publish_command(session, body)?;
+    if prefers_async && command.mode == PublishMode::Now {
+        command.mode = PublishMode::Queued;
+    }
+    let queued = command.mode != PublishMode::Now;
+    let (status, settled) = submit_publish(&state, command, Some(state.sync_wait)).await?;
     let location = format!("/v1/statuses/{}", status.id());
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Status::from(&status))).into_response())
+    let code = if settled && !queued { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    let mut response = (code, [(header::LOCATION, location)], Json(Status::from(&status))).into_response();
+    if prefers_async {
+        response.headers_mut().insert("preference-applied", HeaderValue::from_static("respond-async"));
+    }
+    Ok(response)
 }
 
-/// Runs a publish the way every route does (native and compatibility): fetching and preparing
-/// media in the request, so a client that goes away, or a request that times out, abandons it
-/// with nothing stored; then storing and sending in a task of its own, so a send is never cut
-/// off between WhatsApp and storage.
-///
-/// A status that was stored and then failed comes back as the failure's code, with the
-/// status's id in `status_id` and the stored status in `resource`.
-pub(super) async fn run_publish(state: &ApiState, command: PublishStatus) -> Result<domain::Status, ApiError> {
+/// Whether a `Prefer` header asks for `respond-async` (RFC 7240).
+fn prefers_async(headers: &HeaderMap) -> bool {
+    headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|pref| pref.split(';').next().is_some_and(|token| token.trim().eq_ignore_ascii_case("respond-async")))
+    })
+}
+
+/// Prepares and stores a publish; one to be sent now is sent in a task of its own, and waited
+/// for up to `wait` (`None`: until it is settled). Returns the status and whether it is
+/// settled; a queued one wakes the workers.
+pub(super) async fn submit_publish(
+    state: &ApiState,
+    command: PublishStatus,
+    wait: Option<std::time::Duration>,
+) -> Result<(domain::Status, bool), ApiError> {
     let ready = state.statuses.prepare(command).await.map_err(publish_error)?;
-    let statuses = state.statuses.clone();
-    let outcome = tokio::spawn(async move { statuses.send(ready).await }).await.map_err(join_error)?;
-    match outcome {
-        Ok(status) => Ok(status),
-        Err(PublishStatusError::Failed { status }) => {
-            let error = match status.failure() {
-                Some(f) if f.code != FailureCode::Internal => ApiError::new(f.code.as_str(), f.message.clone()),
-                _ => ApiError::internal(),
-            };
-            Err(error
-                .with_extension("status_id", status.id())
-                .with_extension("resource", Status::from(status.as_ref())))
+    let (status, media) = match state.statuses.submit(ready).await.map_err(publish_error)? {
+        Submitted::Queued(status) => {
+            if let Some(jobs) = &state.jobs {
+                jobs.queued();
+            }
+            return Ok((status, false));
         }
+        Submitted::Claimed { status, media } => (status, media),
+    };
+    let statuses = state.statuses.clone();
+    let pending = status.clone();
+    let send = tokio::spawn(async move { statuses.execute(status, media).await });
+    let outcome = match wait {
+        // Not waiting at all: the send goes on; the answer is the stored status.
+        Some(wait) if wait.is_zero() => return Ok((pending, false)),
+        Some(wait) => match tokio::time::timeout(wait, send).await {
+            Ok(joined) => joined.map_err(join_error)?,
+            // Still sending: the task goes on and settles the status.
+            Err(_) => return Ok((pending, false)),
+        },
+        None => send.await.map_err(join_error)?,
+    };
+    match outcome {
+        Ok(status) => Ok((status, true)),
+        Err(PublishStatusError::Failed { status }) => Err(failed_publish(&status)),
         Err(e) => Err(publish_error(e)),
     }
+}
+
+/// A stored status that failed, as a problem naming the failure's code, with the status's id in
+/// `status_id` and the stored status in `resource`.
+fn failed_publish(status: &domain::Status) -> ApiError {
+    let error = match status.failure() {
+        Some(f) if f.code != FailureCode::Internal => ApiError::new(f.code.as_str(), f.message.clone()),
+        _ => ApiError::internal(),
+    };
+    error.with_extension("status_id", status.id()).with_extension("resource", Status::from(status))
+}
+
+/// Runs a publish to its outcome the way every synchronous route does (the compatibility
+/// routes): see [`submit_publish`].
+pub(super) async fn run_publish(state: &ApiState, command: PublishStatus) -> Result<domain::Status, ApiError> {
+    submit_publish(state, command, None).await.map(|(status, _)| status)
 }
 
 /// Media refusals name the request member at fault, like other validation errors.
@@ -144,6 +204,17 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
             "font" => request.font = Some(FontInput::Name(value)),
             "caption" => request.caption = Some(value),
             "mime_type" => request.media.get_or_insert_with(MediaRequest::default).mime_type = Some(value),
+            "publish_at" => {
+                let at = chrono::DateTime::parse_from_rfc3339(value.trim()).map_err(|_| {
+                    ApiError::from(InvalidValue::new("publish_at", "invalid_publish_at", "publish_at is an RFC 3339 time"))
+                })?;
+                request.publish_at = Some(at.with_timezone(&chrono::Utc));
+            }
+            "async" => {
+                request.run_async = value.trim().parse().map_err(|_| {
+                    ApiError::from(InvalidValue::new("async", "invalid_request", "async is true or false"))
+                })?;
+            }
             "view_once" => {
                 request.view_once = value.trim().parse().map_err(|_| {
                     ApiError::from(InvalidValue::new("view_once", "invalid_request", "view_once is true or false"))
@@ -160,7 +231,8 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
 }
 
 /// The text parts an upload may have besides `file`.
-const TEXT_PARTS: [&str; 7] = ["type", "text", "background_color", "font", "caption", "mime_type", "view_once"];
+const TEXT_PARTS: [&str; 9] =
+    ["type", "text", "background_color", "font", "caption", "mime_type", "view_once", "publish_at", "async"];
 
 /// The longest text part accepted: room for the longest caption in four-byte characters.
 const MAX_TEXT_PART: usize = 16 * 1024;
@@ -233,7 +305,12 @@ fn publish_command(session: SessionKey, body: PublishBody) -> Result<PublishStat
             ));
         }
     };
-    Ok(PublishStatus { session, content, view_once: body.view_once })
+    let mode = match (body.publish_at, body.run_async) {
+        (Some(at), _) => PublishMode::At(at),
+        (None, true) => PublishMode::Queued,
+        (None, false) => PublishMode::Now,
+    };
+    Ok(PublishStatus { session, content, view_once: body.view_once, mode })
 }
 
 /// Exactly one source of media: `media.url`, `media.data`, or an uploaded `file`.
@@ -306,11 +383,15 @@ pub async fn get(
     Ok(Json(Status::from(&status)))
 }
 
-/// Revoke (delete) a published status from the audience's phones.
+/// Revoke (delete) a published status from the audience's phones, or cancel a `scheduled` or
+/// queued (`accepted`) one before it is sent.
 #[utoipa::path(delete, path = "/v1/statuses/{status_id}", tag = "statuses",
-    params(("status_id" = uuid::Uuid, Path)),
+    params(
+        ("status_id" = uuid::Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes repeats of this request replay its first answer (24 h)"),
+    ),
     responses(
-        (status = 200, description = "The status, now `revoked`", body = Status),
+        (status = 200, description = "The status, now `revoked` or `cancelled`", body = Status),
         (status = 404, description = "`status_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`status_not_revocable`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`device_disconnected`", body = Problem, content_type = "application/problem+json"),

@@ -10,10 +10,11 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtConfig, JwtTokens, KeyedLimiter, SessionPace};
-use wastatus_domain::ports::{Clock, EventSink, IdGenerator, PublishPace};
-use wastatus_domain::service::{NewApiKey, NewUser, Ports, Sessions, Statuses, Tenancy};
+use wastatus_domain::ports::{Clock, EventSink, IdGenerator, IdempotencyRepository, PublishPace};
+use wastatus_domain::service::{JobPolicy, NewApiKey, NewUser, Ports, Sessions, Statuses, Tenancy};
 use wastatus_domain::{IssuedUser, Name, Password, Scopes, TenantId};
-use wastatus_http::{ApiState, HttpConfig, Readiness, RequestLimit};
+use wastatus_http::{ApiState, HttpConfig, JobQueue, Readiness, RequestLimit};
+use wastatus_worker::{Worker, WorkerConfig, WorkerHandle};
 use wastatus_media::{MediaConfig, MediaPipeline};
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
@@ -48,7 +49,7 @@ impl IdGenerator for V7 {
 struct NoEvents;
 #[async_trait::async_trait]
 impl EventSink for NoEvents {
-    async fn emit(&self, _: wastatus_domain::ports::DomainEvent) {}
+    async fn emit(&self, _: &wastatus_domain::Event) {}
 }
 
 struct AlwaysReady;
@@ -64,6 +65,8 @@ pub struct TestApp {
     pub tenancy: Tenancy,
     pub sandbox: Arc<SandboxDriver>,
     dir: TempDir,
+    /// Stops the job worker when the app is dropped.
+    _stop_worker: tokio::sync::watch::Sender<bool>,
 }
 
 struct TempDir(std::path::PathBuf);
@@ -112,6 +115,10 @@ pub struct Options {
     pub login_limit: Option<(u32, u32)>,
     /// (per minute, burst) per session; `None`: unpaced.
     pub pace: Option<(u32, u32)>,
+    /// How queued statuses are retried.
+    pub jobs: JobPolicy,
+    /// How long a publish sent at once is waited for.
+    pub sync_wait: std::time::Duration,
 }
 
 /// The HS256 secret of test servers.
@@ -127,7 +134,22 @@ impl Default for Options {
             request_limit: None,
             login_limit: None,
             pace: None,
+            jobs: JobPolicy {
+                retry_base: chrono::TimeDelta::milliseconds(100),
+                retry_max: chrono::TimeDelta::milliseconds(400),
+                max_attempts: 3,
+                ..JobPolicy::default()
+            },
+            sync_wait: std::time::Duration::from_secs(30),
         }
+    }
+}
+
+struct Wake(WorkerHandle);
+
+impl JobQueue for Wake {
+    fn queued(&self) {
+        self.0.wake();
     }
 }
 
@@ -169,6 +191,7 @@ impl TestApp {
         let clock: Arc<dyn Clock> = Arc::new(SteppingClock(AtomicI64::new(Utc::now().timestamp_micros())));
         let sandbox = Arc::new(SandboxDriver::with_seed(clock.clone(), 7));
         let store = Arc::new(storage);
+        let idempotency_store = store.clone() as Arc<dyn IdempotencyRepository>;
         let faults = options.faults.then(|| sandbox.clone() as Arc<dyn wastatus_domain::ports::FaultInjector>);
         let pace = options.pace.map(|(per_minute, burst)| {
             Arc::new(SessionPace::new(NonZeroU32::new(per_minute).unwrap(), NonZeroU32::new(burst).unwrap()))
@@ -193,16 +216,35 @@ impl TestApp {
             events: Arc::new(NoEvents),
         };
         let tenancy = Tenancy::new(ports.clone());
+        let statuses = Statuses::with_policy(ports.clone(), options.jobs);
+        let worker_config = WorkerConfig {
+            concurrency: 4,
+            poll_interval: std::time::Duration::from_millis(50),
+            recover_every: std::time::Duration::from_secs(60),
+        };
+        let worker = Worker::new(statuses.clone(), worker_config);
+        let wake = worker.handle();
+        let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(worker.run(stopped));
         let state = ApiState {
             sessions: Sessions::new(ports.clone()),
-            statuses: Statuses::new(ports),
+            statuses,
+            jobs: Some(Arc::new(Wake(wake))),
+            sync_wait: options.sync_wait,
+            idempotency: idempotency_store,
             tenancy: tenancy.clone(),
             readiness: Arc::new(AlwaysReady),
             metrics: None,
             request_limit: options.request_limit.map(|l| limit(l) as Arc<dyn RequestLimit>),
             login_limit: options.login_limit.map(|l| limit(l) as Arc<dyn RequestLimit>),
         };
-        Self { router: wastatus_http::router(state, &options.http), tenancy, sandbox, dir: TempDir(dir) }
+        Self {
+            router: wastatus_http::router(state, &options.http),
+            tenancy,
+            sandbox,
+            dir: TempDir(dir),
+            _stop_worker: stop_worker,
+        }
     }
 
     /// The SQLite database file behind the server.
@@ -270,6 +312,14 @@ impl TestApp {
             None => request.body(Body::empty()),
         };
         self.send(request.unwrap()).await
+    }
+
+    /// Session `id` of the first tenant the test made, as the driver knows it.
+    pub async fn session_key(&self, id: &str) -> wastatus_domain::SessionKey {
+        // The first tenant the test made.
+        let tenants = self.tenancy.tenants().await.unwrap();
+        let tenant = tenants.first().expect("a tenant").id;
+        wastatus_domain::SessionKey { tenant, id: wastatus_domain::SessionId::new(id).unwrap() }
     }
 
     /// A tenant with a paired (connected) session `s1`; returns the key.

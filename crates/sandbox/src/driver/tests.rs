@@ -44,7 +44,7 @@ fn text_status(session: &SessionKey, n: u128, text: &str) -> Status {
         background_color: "#336699".parse().unwrap(),
         font: Font::Serif,
     });
-    Status::accept(StatusId::from_uuid(Uuid::from_u128(n)), session.clone(), content, false, t(0))
+    Status::accept(StatusId::from_uuid(Uuid::from_u128(n)), session.clone(), content, false, Plan::default(), t(0))
 }
 
 /// The status as the domain holds it after the driver sent it under `message_id`.
@@ -749,12 +749,12 @@ fn media_status(key: &SessionKey, n: u128, kind: MediaKind) -> (Status, Prepared
         thumbnail: bytes::Bytes::from_static(b"\xff\xd8thumb\xff\xd9"),
         thumbnail_is_placeholder: kind == MediaKind::Video,
     };
-    let status = MediaStatus { caption: Caption::new("Weekend vibes").unwrap(), media: media.meta() };
+    let status = MediaStatus { caption: Caption::new("Weekend vibes").unwrap(), media: media.meta(), source_url: None };
     let content = match kind {
         MediaKind::Image => StatusContent::Image(status),
         MediaKind::Video => StatusContent::Video(status),
     };
-    (Status::accept(StatusId::from_uuid(Uuid::from_u128(n)), key.clone(), content, false, t(0)), media)
+    (Status::accept(StatusId::from_uuid(Uuid::from_u128(n)), key.clone(), content, false, Plan::default(), t(0)), media)
 }
 
 #[tokio::test]
@@ -788,4 +788,303 @@ async fn media_must_match_the_status_kind() {
     let text = text_status(&key, 4, "hi");
     assert_err!(f.driver.publish(&key, &text, Some(jpeg)).await, DriverError::Other(_));
     assert!(f.driver.sent(&key).is_empty(), "nothing was recorded as sent");
+}
+
+// ---- Reconciling and the record of sends -------------------------------------------------------
+
+#[tokio::test]
+async fn reconcile_finds_the_latest_send_of_a_status_and_nothing_else() {
+    let f = Fixture::new();
+    let ghost = key("ghost");
+    let key = f.connected("s1").await;
+    let status = text_status(&key, 1, "once");
+    assert_eq!(f.driver.reconcile(&key, &status).await.unwrap(), SendCheck::NotSent);
+    let first = f.driver.publish(&key, &status, None).await.unwrap();
+    assert_eq!(f.driver.reconcile(&key, &status).await.unwrap(), SendCheck::Sent(first.clone()));
+    // Publishing does not deduplicate: a second send is a second message, and the latest counts.
+    let second = f.driver.publish(&key, &status, None).await.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(f.driver.reconcile(&key, &status).await.unwrap(), SendCheck::Sent(second.clone()));
+    let record = FaultInjector::sent(&f.driver, &key).await.unwrap();
+    assert_eq!(record.iter().map(|r| r.message_id.clone()).collect::<Vec<_>>(), [first, second]);
+    assert!(record.iter().all(|r| r.status == status.id() && r.status_type == StatusType::Text));
+
+    // A publish that failed sent nothing, nor did another session or one the driver never knew.
+    let failed = text_status(&key, 2, "fails");
+    f.driver.inject(&key, Fault::ServerReject, 1).await.unwrap();
+    assert_err!(f.driver.publish(&key, &failed, None).await, DriverError::ServerRejected(_));
+    assert_eq!(f.driver.reconcile(&key, &failed).await.unwrap(), SendCheck::NotSent);
+    let other = f.connected("s2").await;
+    assert_eq!(f.driver.reconcile(&other, &status).await.unwrap(), SendCheck::NotSent);
+    assert_eq!(f.driver.reconcile(&ghost, &status).await.unwrap(), SendCheck::NotSent);
+}
+
+#[tokio::test]
+async fn the_sent_record_through_the_port_is_oldest_first_and_empty_for_an_unknown_session() {
+    let f = Fixture::new();
+    assert!(FaultInjector::sent(&f.driver, &key("ghost")).await.unwrap().is_empty());
+    let key = f.connected("s1").await;
+    let id = f.publish(&key, 1).await.unwrap();
+    f.clock.advance(5);
+    let (image, media) = media_status(&key, 2, MediaKind::Image);
+    let image_id = f.driver.publish(&key, &image, Some(media)).await.unwrap();
+    assert_eq!(
+        FaultInjector::sent(&f.driver, &key).await.unwrap(),
+        vec![
+            SentRecord {
+                message_id: id,
+                status: StatusId::from_uuid(Uuid::from_u128(1)),
+                status_type: StatusType::Text,
+                sent_at: t(0),
+            },
+            SentRecord { message_id: image_id, status: image.id(), status_type: StatusType::Image, sent_at: t(5) },
+        ]
+    );
+}
+
+// ---- Persistence --------------------------------------------------------------------------------
+
+/// A directory of its own, removed afterwards.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("wastatus-sandbox-{}", Uuid::new_v4()));
+        Self(dir)
+    }
+
+    fn journal(&self) -> std::path::PathBuf {
+        self.0.join(crate::journal::FILE_NAME)
+    }
+
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.journal()).unwrap();
+        assert!(text.ends_with('\n'), "the journal is whole lines: {text:?}");
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(self.journal()).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Fixture {
+    /// A persistent driver over `dir`, on a clock at `t(secs)`.
+    fn persistent(dir: &TempDir, seed: u64, secs: i64) -> Self {
+        let clock = Arc::new(FakeClock(Mutex::new(t(secs))));
+        let driver = SandboxDriver::persistent_with_seed(clock.clone(), &dir.0, seed).unwrap();
+        Self { clock, driver }
+    }
+}
+
+/// The sent record without the media bytes, which the journal does not keep.
+fn without_bytes(mut sent: Vec<SentMessage>) -> Vec<SentMessage> {
+    for message in &mut sent {
+        if let Some(media) = &mut message.media {
+            media.bytes = bytes::Bytes::new();
+            media.thumbnail = bytes::Bytes::new();
+        }
+    }
+    sent
+}
+
+#[tokio::test]
+async fn a_persistent_driver_comes_back_as_it_was() {
+    let dir = TempDir::new();
+    let (s1, s2, s3, s4);
+    let (sent, revocations, texts);
+    {
+        let f = Fixture::persistent(&dir, 1, 0);
+        s1 = f.connected("s1").await;
+        let phone_number = PhoneNumber::new("+91 98765 43210").unwrap();
+        s2 = f.pairing("s2").await;
+        f.driver.pair(&s2, &PairMethod::Code { phone_number }).await.unwrap();
+        s3 = f.connected("s3").await;
+        s4 = f.connected("s4").await;
+        let first = f.publish(&s1, 1).await.unwrap();
+        f.clock.advance(1);
+        let (image, media) = media_status(&s1, 2, MediaKind::Image);
+        f.driver.publish(&s1, &image, Some(media)).await.unwrap();
+        f.publish(&s1, 3).await.unwrap();
+        f.clock.advance(1);
+        f.driver.revoke(&s1, &published(text_status(&s1, 1, "x"), &first)).await.unwrap();
+        f.publish(&s2, 4).await.unwrap();
+        f.driver.inject(&s2, Fault::Disconnect, 1).await.unwrap();
+        f.publish(&s3, 5).await.unwrap();
+        f.driver.logout(&s3).await.unwrap();
+        f.publish(&s4, 6).await.unwrap();
+        f.driver.remove(&s4).await.unwrap();
+        // Neither pending faults nor a session still pairing are kept.
+        f.driver.inject(&s1, Fault::UploadFailed, 3).await.unwrap();
+        f.pairing("p").await;
+        sent = [&s1, &s2, &s3].map(|key| without_bytes(f.driver.sent(key)));
+        revocations = f.driver.revocations(&s1);
+        texts = f.driver.sent(&s1)[0].text.clone();
+    }
+
+    let f = Fixture::persistent(&dir, 2, 100);
+    assert_eq!(f.driver.state(&s1).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.start(&s1).await.unwrap(), SessionState::Connected, "starting it again changes nothing");
+    assert_eq!(f.driver.state(&s2).await.unwrap(), SessionState::Disconnected);
+    assert_eq!(f.driver.state(&s3).await.unwrap(), SessionState::LoggedOut);
+    assert_err!(f.driver.state(&s4).await, DriverError::UnknownSession);
+    assert_err!(f.driver.state(&key("p")).await, DriverError::UnknownSession);
+    assert_eq!([&s1, &s2, &s3].map(|key| f.driver.sent(key)), sent);
+    assert_eq!(f.driver.sent(&s1).len(), 3);
+    assert_eq!(f.driver.sent(&s1)[0].revoked_at, Some(t(2)));
+    assert_eq!(f.driver.sent(&s1)[0].text, texts);
+    assert_eq!(f.driver.sent(&s1)[1].media.as_ref().unwrap().size_bytes, 4096, "the size survives, not the bytes");
+    assert_eq!(f.driver.revocations(&s1), revocations);
+    assert!(f.driver.sent(&s4).is_empty());
+    assert!(f.driver.pending_faults(&s1).is_empty());
+    let status = text_status(&s1, 3, "x");
+    assert_eq!(f.driver.reconcile(&s1, &status).await.unwrap(), SendCheck::Sent(sent[0][2].message_id.clone()));
+
+    // It carries on from there, and so does the journal.
+    let later = f.publish(&s1, 7).await.unwrap();
+    f.driver.inject(&s2, Fault::Reconnect, 1).await.unwrap();
+    f.driver.pair(&s3, &PairMethod::Qr).await.unwrap();
+    drop(f);
+    let f = Fixture::persistent(&dir, 3, 200);
+    assert_eq!(f.driver.sent(&s1).len(), 4);
+    assert_eq!(f.driver.sent(&s1)[3].message_id, later);
+    assert_eq!(f.driver.state(&s2).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&s3).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.sent(&s3).len(), 1, "a device paired again keeps what it sent before");
+}
+
+#[tokio::test]
+async fn the_journal_is_json_lines_with_a_header() {
+    let dir = TempDir::new();
+    let f = Fixture::persistent(&dir, 1, 0);
+    let key = f.connected("s1").await;
+    let id = f.publish(&key, 1).await.unwrap();
+    let lines = dir.lines();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["op"], "journal");
+    assert_eq!(lines[0]["version"], 1);
+    assert_eq!(lines[1]["op"], "paired");
+    assert_eq!(lines[1]["session"], "s1");
+    assert_eq!(lines[1]["method"], "qr");
+    let sent = &lines[2];
+    assert_eq!(sent["op"], "sent");
+    assert_eq!(sent["tenant"], tenant(1).to_string());
+    assert_eq!(sent["message_id"], id.as_str());
+    assert_eq!(sent["status_id"], Uuid::from_u128(1).to_string());
+    assert_eq!(sent["status_type"], "text");
+    assert_eq!(sent["text"], "Flash sale ends tonight!");
+    assert!(sent["sent_at"].as_str().unwrap().starts_with("2027-01-15T08:00:00"), "{sent}");
+    // Refused operations and QR codes leave no trace.
+    assert_err!(f.driver.pair(&key, &PairMethod::Qr).await, DriverError::AlreadyPaired);
+    let pairing = f.pairing("p").await;
+    f.driver.qr(&pairing).await.unwrap();
+    f.driver.remove(&SessionKey { tenant: tenant(1), id: SessionId::new("never-started").unwrap() }).await.unwrap();
+    assert_eq!(dir.lines().len(), 3);
+}
+
+#[tokio::test]
+async fn a_torn_last_line_is_dropped_and_cut_off() {
+    let dir = TempDir::new();
+    let (key, id) = {
+        let f = Fixture::persistent(&dir, 1, 0);
+        let key = f.connected("s1").await;
+        let id = f.publish(&key, 1).await.unwrap();
+        (key, id)
+    };
+    // The process died while writing a line.
+    dir.append(br#"{"op":"sent","tenant":"00000000-0000-0000-0000-000000000001","session":"s1","mess"#);
+    let f = Fixture::persistent(&dir, 2, 10);
+    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.sent(&key).iter().map(|s| &s.message_id).collect::<Vec<_>>(), [&id]);
+    assert_eq!(dir.lines().len(), 3, "the torn line is gone from the file");
+    // What is written next starts on a line of its own, and reads back.
+    let next = f.publish(&key, 2).await.unwrap();
+    drop(f);
+    let f = Fixture::persistent(&dir, 3, 20);
+    assert_eq!(f.driver.sent(&key).iter().map(|s| s.message_id.clone()).collect::<Vec<_>>(), [id, next]);
+}
+
+#[tokio::test]
+async fn a_whole_last_line_without_its_newline_is_kept() {
+    let dir = TempDir::new();
+    let key = {
+        let f = Fixture::persistent(&dir, 1, 0);
+        f.connected("s1").await
+    };
+    let text = std::fs::read_to_string(dir.journal()).unwrap();
+    std::fs::write(dir.journal(), text.trim_end()).unwrap();
+    let f = Fixture::persistent(&dir, 2, 10);
+    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    f.publish(&key, 1).await.unwrap();
+    assert_eq!(dir.lines().len(), 3);
+}
+
+#[tokio::test]
+async fn a_damaged_journal_is_refused() {
+    let dir = TempDir::new();
+    {
+        let f = Fixture::persistent(&dir, 1, 0);
+        f.connected("s1").await;
+    }
+    let clock = Arc::new(FakeClock(Mutex::new(t(0))));
+    let open = || SandboxDriver::persistent(clock.clone(), &dir.0).map(|_| ()).unwrap_err();
+    // A bad line that is not the last one was not torn by a crash.
+    dir.append(b"not json\n");
+    assert_eq!(open().kind(), std::io::ErrorKind::InvalidData);
+    let header = r#"{"op":"journal","version":2,"created_at":"2027-01-15T08:00:00Z"}"#;
+    std::fs::write(dir.journal(), format!("{header}\n")).unwrap();
+    let error = open();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(error.to_string().contains("version 2"), "{error}");
+    std::fs::write(
+        dir.journal(),
+        r#"{"op":"removed","tenant":"00000000-0000-0000-0000-000000000001","session":"s1","at":"2027-01-15T08:00:00Z"}
+"#,
+    )
+    .unwrap();
+    assert_eq!(open().kind(), std::io::ErrorKind::InvalidData, "no header");
+}
+
+#[tokio::test]
+async fn message_ids_stay_unique_across_restarts_even_with_the_same_seed() {
+    let dir = TempDir::new();
+    let key = key("s1");
+    let mut ids = HashSet::new();
+    for run in 0..3 {
+        let f = Fixture::persistent(&dir, 7, run);
+        if run == 0 {
+            f.connected("s1").await;
+        }
+        for n in 0..50 {
+            let id = f.publish(&key, run as u128 * 100 + n).await.unwrap();
+            assert_message_id_shape(&id);
+            assert!(ids.insert(id.clone()), "{id} repeated in run {run}");
+        }
+        assert_eq!(f.driver.sent(&key).len(), ids.len());
+    }
+    // Without the journal's ids to skip, seed 7 would have given the first run's ids again.
+    let memory = Fixture::seeded(7);
+    memory.connected("s1").await;
+    let again = memory.publish(&key, 0).await.unwrap();
+    assert!(ids.contains(&again));
+}
+
+#[tokio::test]
+async fn a_journal_belongs_to_one_driver_at_a_time() {
+    let dir = TempDir::new();
+    let first = Fixture::persistent(&dir, 1, 0);
+    let clock = Arc::new(FakeClock(Mutex::new(t(0))));
+    let error = SandboxDriver::persistent(clock.clone(), &dir.0).map(|_| ()).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ResourceBusy);
+    assert!(format!("{:?}", first.driver).contains("sandbox-journal.jsonl"));
+    drop(first);
+    SandboxDriver::persistent(clock, &dir.0).unwrap();
 }

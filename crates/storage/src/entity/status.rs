@@ -39,6 +39,19 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The time the client asked the status to be published at, if any.
+    pub publish_at: Option<DateTimeUtc>,
+    /// When a worker may next claim the status.
+    pub next_attempt_at: DateTimeUtc,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Attempts allowed in all.
+    pub max_attempts: i32,
+    /// While `sending`: until when the process that claimed it owns it. NULL in other states.
+    pub lease_until: Option<DateTimeUtc>,
+    /// Image and video statuses: the URL the media was fetched from, NULL for media sent in the
+    /// request.
+    pub media_source_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,8 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20261121_000001_initial;
 mod m20261121_000002_media;
 mod m20261121_000003_access;
+mod m20261121_000004_jobs;
+mod m20261121_000005_webhooks;
 
 /// Applies the schema migrations (`Storage::migrate` runs it).
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_media::Migration),
             Box::new(m20261121_000003_access::Migration),
+            Box::new(m20261121_000004_jobs::Migration),
+            Box::new(m20261121_000005_webhooks::Migration),
         ]
     }
 }

@@ -10,10 +10,14 @@ use crate::error::storage_error;
 
 mod api_keys;
 mod credentials;
+mod idempotency;
+mod outbox;
 mod sessions;
+mod status_media;
 mod statuses;
 mod tenants;
 mod users;
+mod webhooks;
 
 /// Converts a row read while `doing` something into a domain value.
 fn convert_one<R, T>(

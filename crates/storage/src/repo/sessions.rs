@@ -1,4 +1,4 @@
-//! [`SessionRepository`] on the `sessions` table.
+//! [`SessionRepository`] on the `sessions` table (and `outbox_events`, for state changes).
 //!
 //! A session's owner is a user of the session's tenant. Inserting a session with an owner copies
 //! the owner's id from the `users` row of that tenant (`INSERT … SELECT … FROM users`), so an
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use wastatus_domain::ports::{InsertError, SessionRepository, StorageError};
-use wastatus_domain::{Session, SessionId, SessionKey, SessionState, TenantId, Timestamp, UserId};
+use wastatus_domain::{Event, Session, SessionId, SessionKey, SessionState, TenantId, Timestamp, UserId};
 
 use super::{convert_all, convert_one, parse_stored};
 use crate::Storage;
@@ -77,13 +77,28 @@ impl SessionRepository for Storage {
         convert_all(DOING, rows, session_from_row)
     }
 
-    async fn set_state(&self, key: &SessionKey, state: SessionState, at: Timestamp) -> Result<bool, StorageError> {
+    /// The update and the outbox rows in one transaction; for a session that does not exist,
+    /// the transaction is rolled back before any event is written.
+    async fn set_state(
+        &self,
+        key: &SessionKey,
+        state: SessionState,
+        at: Timestamp,
+        events: &[Event],
+    ) -> Result<bool, StorageError> {
+        const DOING: &str = "updating a session's state";
         let update = session::Entity::update_many()
             .col_expr(Column::State, Expr::value(state.as_str()))
             .col_expr(Column::UpdatedAt, Expr::value(at))
             .filter(is_session(key));
-        let updated = self.execute(update).await.map_err(failed("updating a session's state"))?;
-        Ok(updated > 0)
+        let txn = self.begin_write().await.map_err(failed(DOING))?;
+        if self.execute_in(&txn, update).await.map_err(failed(DOING))? == 0 {
+            txn.rollback().await.map_err(failed(DOING))?;
+            return Ok(false);
+        }
+        self.append_events(&txn, events).await?;
+        txn.commit().await.map_err(failed(DOING))?;
+        Ok(true)
     }
 
     /// The session's statuses go with it, by the foreign key's `ON DELETE CASCADE`.

@@ -1,12 +1,22 @@
 //! Connecting, migrating and probing.
 
-use wastatus_domain::{ApiKey, Scopes, Session, StatusQuery};
+use wastatus_domain::{
+    ApiKey, Event, EventId, EventKind, Failure, FailureCode, MediaKind, MessageId, Plan, Schedule, Scopes, Session,
+    Status, StatusQuery, StatusRecord, StatusState,
+};
 use wastatus_storage::Storage;
 
-use crate::fixtures::{api_key, at, given_session, given_status, given_tenant, given_user};
+use crate::fixtures::{
+    api_key, at, given_session, given_status, given_tenant, given_user, job_of, prepared, text, video,
+};
 use crate::harness::{TestDb, on_postgres, postgres_url, storage_tests};
 
-storage_tests!(migrating_again_is_harmless, ping_and_backend, the_media_migration_keeps_existing_statuses);
+storage_tests!(
+    migrating_again_is_harmless,
+    ping_and_backend,
+    the_media_migration_keeps_existing_statuses,
+    the_jobs_migration_schedules_existing_statuses,
+);
 
 async fn migrating_again_is_harmless(db: TestDb) {
     let tenant = given_tenant(&db).await;
@@ -24,7 +34,7 @@ async fn the_media_migration_keeps_existing_statuses(db: TestDb) {
     let session = given_session(&db, "main").await;
     let mut status = given_status(&db, &session, at(0, 0)).await;
     status.start_sending(at(1, 0)).unwrap();
-    assert!(db.statuses().update(&status, wastatus_domain::StatusState::Accepted).await.unwrap());
+    assert!(db.statuses().update(&status, wastatus_domain::StatusState::Accepted, &[]).await.unwrap());
     // Back to the schema of the first migration (SQLite drops one column per statement).
     for column in
         ["caption", "media_mime_type", "media_size_bytes", "media_width", "media_height", "media_duration_secs"]
@@ -38,6 +48,104 @@ async fn the_media_migration_keeps_existing_statuses(db: TestDb) {
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
     let page = db.statuses().list(&session, &StatusQuery::default()).await.unwrap();
     assert_eq!(page.items, vec![status]);
+}
+
+/// A database made before statuses were jobs gains their columns and tables. Its statuses are due
+/// since they were created and allowed one attempt (a client was waiting for the outcome),
+/// which those that went past `accepted` have made; a status left `sending` has no lease, so
+/// it is reclaimed at once.
+async fn the_jobs_migration_schedules_existing_statuses(db: TestDb) {
+    let session = given_session(&db, "main").await;
+    let message_id = MessageId::new("3EB0A1B2C3D4E5F6A7B8C9D0").unwrap();
+    let failure = Failure { code: FailureCode::DeviceError, message: "refused".to_owned() };
+    // One status in each state a status could be in before jobs, with schedules that the
+    // migration must not keep: they were never stored then.
+    let plan = Plan { publish_at: Some(at(-100, 0)), max_attempts: 5 };
+    let mut before = vec![];
+    for (i, state) in (0..).zip(["accepted", "sending", "published", "failed", "revoked"]) {
+        let content = if state == "published" { video("clip", 5) } else { text(state) };
+        let mut status = job_of(&session, content, plan, at(i * 10, 0));
+        let media = (state == "published").then(|| prepared(MediaKind::Video));
+        db.statuses().insert(&status, media.as_ref(), None).await.unwrap();
+        if state != "accepted" {
+            status.start_sending(at(i * 10 + 1, 0)).unwrap();
+            assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
+        }
+        match state {
+            "published" | "revoked" => {
+                status.mark_published(message_id.clone(), at(i * 10 + 2, 0)).unwrap();
+                let event = Event::of_status(
+                    EventId::from_uuid(uuid::Uuid::now_v7()),
+                    EventKind::StatusPublished,
+                    &status,
+                    at(i * 10 + 2, 0),
+                );
+                assert!(db.statuses().update(&status, StatusState::Sending, &[event]).await.unwrap());
+                if state == "revoked" {
+                    status.mark_revoked(at(i * 10 + 3, 0)).unwrap();
+                    assert!(db.statuses().update(&status, StatusState::Published, &[]).await.unwrap());
+                }
+            }
+            "failed" => {
+                status.mark_failed(failure.clone(), at(i * 10 + 2, 0)).unwrap();
+                assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
+            }
+            _ => {}
+        }
+        before.push(status);
+    }
+    // Back to the schema of the third migration.
+    let cascade = if db.is_sqlite() { "" } else { " CASCADE" };
+    for table in ["status_media", "outbox_events", "idempotency_keys"] {
+        db.raw(&format!("DROP TABLE {table}{cascade}")).await;
+    }
+    db.raw("DROP INDEX ix_statuses_due").await;
+    db.raw("DROP INDEX ix_statuses_leases").await;
+    for column in ["publish_at", "next_attempt_at", "attempts", "max_attempts", "lease_until", "media_source_url"] {
+        db.raw(&format!("ALTER TABLE statuses DROP COLUMN {column}")).await;
+    }
+    db.raw("DELETE FROM seaql_migrations WHERE version = 'm20261121_000004_jobs'").await;
+
+    db.storage.migrate().await.expect("the jobs migration on a database with statuses");
+
+    let expected: Vec<Status> = before
+        .iter()
+        .map(|status| {
+            let schedule = Schedule {
+                publish_at: None,
+                next_attempt_at: status.created_at(),
+                attempts: u32::from(status.state() != StatusState::Accepted),
+                max_attempts: 1,
+            };
+            Status::from_record(StatusRecord { schedule, ..crate::statuses::record(status) })
+        })
+        .collect();
+    for status in &expected {
+        let stored = db.statuses().get(session.tenant, status.id()).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(status), "{}", status.state());
+    }
+    let page = db.statuses().list(&session, &StatusQuery::default()).await.unwrap();
+    assert_eq!(page.items, expected.iter().rev().cloned().collect::<Vec<_>>());
+    assert_eq!(db.statuses().media(expected[2].id()).await.unwrap(), None, "no media was kept before");
+    assert_eq!(db.outbox().await, vec![]);
+
+    // The workers take over: the `accepted` status is due, the `sending` one reclaimed.
+    assert_eq!(db.statuses().next_due().await.unwrap(), Some(at(0, 0)));
+    let reclaimed = db.statuses().reclaim_expired(at(100, 0), at(200, 0), 10).await.unwrap();
+    assert_eq!(reclaimed, vec![expected[1].clone()]);
+    let mut due = expected[0].clone();
+    due.start_sending(at(100, 0)).unwrap();
+    assert_eq!(db.statuses().claim_due(at(100, 0), at(200, 0), 10).await.unwrap(), vec![due]);
+    if !db.is_sqlite() {
+        let defaults = db
+            .raw_text(
+                "SELECT CAST(COUNT(*) AS TEXT) AS n FROM information_schema.columns \
+                 WHERE table_name = 'statuses' AND column_name = 'next_attempt_at' AND column_default IS NULL",
+                "n",
+            )
+            .await;
+        assert_eq!(defaults, "1", "inserts must say when a status is due");
+    }
 }
 
 /// A PostgreSQL database made before access control gains the new columns and table: existing

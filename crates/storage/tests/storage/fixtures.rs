@@ -3,9 +3,9 @@
 use chrono::DateTime;
 use uuid::Uuid;
 use wastatus_domain::{
-    ApiKey, ApiKeyId, BackgroundColor, Caption, Font, KeyHash, MediaMeta, MediaStatus, Name, Scopes, Session,
-    SessionId, SessionKey, SessionState, Status, StatusContent, StatusId, StatusText, Tenant, TenantId, TextStatus,
-    Timestamp, User, UserId,
+    ApiKey, ApiKeyId, BackgroundColor, Caption, Font, KeyHash, MediaKind, MediaMeta, MediaStatus, Name, Plan,
+    PreparedMedia, Scopes, Session, SessionId, SessionKey, SessionState, Status, StatusContent, StatusId, StatusText,
+    Tenant, TenantId, TextStatus, Timestamp, User, UserId,
 };
 
 use crate::harness::TestDb;
@@ -107,6 +107,7 @@ pub fn image(caption_text: &str) -> StatusContent {
             height: 1920,
             duration_secs: None,
         },
+        source_url: Some("https://cdn.example.com/summer/launch.jpg?v=2&size=full".to_owned()),
     })
 }
 
@@ -121,13 +122,14 @@ pub fn video(caption_text: &str, duration_secs: u32) -> StatusContent {
             height: 1280,
             duration_secs: Some(duration_secs),
         },
+        source_url: None,
     })
 }
 
 /// A newly accepted text status with a random id, so that ties on `created_at` are broken in
 /// no particular order.
 pub fn status(session: &SessionKey, created_at: Timestamp) -> Status {
-    Status::accept(StatusId::from_uuid(Uuid::new_v4()), session.clone(), text("Flash sale!"), false, created_at)
+    status_of(session, text("Flash sale!"), created_at)
 }
 
 /// Stores a new tenant and returns it.
@@ -152,7 +154,12 @@ pub async fn given_session_of(db: &TestDb, tenant: TenantId, id: &str) -> Sessio
 
 /// A newly accepted status of `content` with a random id.
 pub fn status_of(session: &SessionKey, content: StatusContent, created_at: Timestamp) -> Status {
-    Status::accept(StatusId::from_uuid(Uuid::new_v4()), session.clone(), content, false, created_at)
+    job_of(session, content, Plan::default(), created_at)
+}
+
+/// A newly accepted (or scheduled) status of `content` run by `plan`, with a random id.
+pub fn job_of(session: &SessionKey, content: StatusContent, plan: Plan, created_at: Timestamp) -> Status {
+    Status::accept(StatusId::from_uuid(Uuid::new_v4()), session.clone(), content, false, plan, created_at)
 }
 
 /// Stores a new status of `content`, and returns it.
@@ -163,13 +170,32 @@ pub async fn given_status_of(
     created_at: Timestamp,
 ) -> Status {
     let status = status_of(session, content, created_at);
-    db.statuses().insert(&status).await.unwrap();
+    db.statuses().insert(&status, None, None).await.unwrap();
     status
 }
 
 /// Stores a new status of `session` created at `created_at`, and returns it.
 pub async fn given_status(db: &TestDb, session: &SessionKey, created_at: Timestamp) -> Status {
     let status = status(session, created_at);
-    db.statuses().insert(&status).await.unwrap();
+    db.statuses().insert(&status, None, None).await.unwrap();
     status
+}
+
+/// Prepared media of `kind` with distinct, recognisable bytes (a video lasts 12 seconds).
+pub fn prepared(kind: MediaKind) -> PreparedMedia {
+    let (mime_type, duration_secs) = match kind {
+        MediaKind::Image => ("image/jpeg", None),
+        MediaKind::Video => ("video/mp4", Some(12)),
+    };
+    PreparedMedia {
+        kind,
+        mime_type: mime_type.to_owned(),
+        // Every byte value, NULs and invalid UTF-8 included, and more than a page.
+        bytes: (0..=255_u8).cycle().take(70_000).collect::<Vec<u8>>().into(),
+        width: 1080,
+        height: 1920,
+        duration_secs,
+        thumbnail: bytes::Bytes::from_static(b"\xff\xd8\xff\xe0\0thumb\xff\xd9"),
+        thumbnail_is_placeholder: kind == MediaKind::Video,
+    }
 }

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tokio::sync::OnceCell;
-use wastatus_domain::ports::{ApiKeyRepository, SessionRepository, StatusRepository, TenantRepository, UserRepository};
+use wastatus_domain::ports::{
+    ApiKeyRepository, IdempotencyRepository, SessionRepository, StatusRepository, TenantRepository, UserRepository,
+};
+use wastatus_domain::{Event, Timestamp};
 use wastatus_storage::Storage;
 
 /// The PostgreSQL server used when `WASTATUS_TEST_POSTGRES_URL` is not set.
@@ -79,6 +82,42 @@ impl TestDb {
         &self.storage
     }
 
+    pub fn idempotency(&self) -> &dyn IdempotencyRepository {
+        &self.storage
+    }
+
+    /// A second storage on the same database, with pools of its own: what another process
+    /// running wastatus on this database would be.
+    pub async fn another_process(&self) -> Storage {
+        Storage::connect(&self.url).await.expect("connect a second storage")
+    }
+
+    /// Every row of `outbox_events`, in the order the events happened (then by id), read on a
+    /// separate connection.
+    pub async fn outbox(&self) -> Vec<OutboxRow> {
+        let conn = self.raw_connection().await;
+        let sql = "SELECT id, tenant_id, session_id, kind, payload, occurred_at, dispatched_at FROM outbox_events \
+                   ORDER BY occurred_at, id";
+        let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.expect("outbox");
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let payload: String = row.try_get("", "payload").expect("payload");
+                OutboxRow {
+                    id: row.try_get("", "id").expect("id"),
+                    tenant: row.try_get("", "tenant_id").expect("tenant_id"),
+                    session: row.try_get("", "session_id").expect("session_id"),
+                    kind: row.try_get("", "kind").expect("kind"),
+                    event: serde_json::from_str(&payload).expect("the payload is an event"),
+                    occurred_at: row.try_get("", "occurred_at").expect("occurred_at"),
+                    dispatched_at: row.try_get("", "dispatched_at").expect("dispatched_at"),
+                }
+            })
+            .collect();
+        conn.close().await.expect("close the raw connection");
+        rows
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.url.starts_with("sqlite:")
     }
@@ -109,6 +148,33 @@ impl TestDb {
 
     async fn raw_connection(&self) -> DatabaseConnection {
         Database::connect(quiet(&self.url)).await.expect("open a raw connection")
+    }
+}
+
+/// A row of `outbox_events`, its payload read back as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: uuid::Uuid,
+    pub tenant: uuid::Uuid,
+    pub session: String,
+    pub kind: String,
+    pub event: Event,
+    pub occurred_at: Timestamp,
+    pub dispatched_at: Option<Timestamp>,
+}
+
+impl OutboxRow {
+    /// The row that stores `event`, undispatched.
+    pub fn of(event: &Event) -> OutboxRow {
+        OutboxRow {
+            id: *event.id.as_uuid(),
+            tenant: *event.tenant.as_uuid(),
+            session: event.session.as_str().to_owned(),
+            kind: event.kind.as_str().to_owned(),
+            event: event.clone(),
+            occurred_at: event.occurred_at,
+            dispatched_at: None,
+        }
     }
 }
 

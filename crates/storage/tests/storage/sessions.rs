@@ -2,18 +2,20 @@
 
 use uuid::Uuid;
 use wastatus_domain::ports::InsertError;
-use wastatus_domain::{Session, SessionState, StatusQuery, TenantId, UserId};
+use wastatus_domain::{Event, EventId, Session, SessionKey, SessionState, StatusQuery, TenantId, Timestamp, UserId};
 
 use crate::fixtures::{
     at, given_session, given_session_of, given_status, given_tenant, given_user, session, session_key,
 };
-use crate::harness::{TestDb, storage_tests};
+use crate::harness::{OutboxRow, TestDb, storage_tests};
 
 storage_tests!(
     sessions_round_trip,
     a_session_id_is_unique_within_a_tenant_only,
     sessions_are_listed_by_id,
     set_state_saves_the_state_and_the_time,
+    set_state_stores_its_events_with_the_state,
+    set_state_on_a_missing_session_stores_no_event,
     sessions_are_tenant_scoped,
     deleting_a_session_deletes_its_statuses,
     a_session_of_an_unknown_tenant_has_no_parent,
@@ -97,7 +99,7 @@ async fn sessions_are_listed_by_id(db: TestDb) {
 async fn set_state_saves_the_state_and_the_time(db: TestDb) {
     let key = given_session(&db, "main").await;
 
-    assert!(db.sessions().set_state(&key, SessionState::Connected, at(50, 7)).await.unwrap());
+    assert!(db.sessions().set_state(&key, SessionState::Connected, at(50, 7), &[]).await.unwrap());
 
     let stored = db.sessions().get(&key).await.unwrap().unwrap();
     assert_eq!(
@@ -106,8 +108,59 @@ async fn set_state_saves_the_state_and_the_time(db: TestDb) {
         "created_at is kept"
     );
     let missing = session_key(key.tenant, "missing");
-    assert!(!db.sessions().set_state(&missing, SessionState::Connected, at(51, 0)).await.unwrap());
+    assert!(!db.sessions().set_state(&missing, SessionState::Connected, at(51, 0), &[]).await.unwrap());
     assert_eq!(db.sessions().get(&missing).await.unwrap(), None, "set_state does not create sessions");
+}
+
+fn session_event(key: &SessionKey, state: SessionState, at: Timestamp) -> Event {
+    Event::of_session(EventId::from_uuid(Uuid::now_v7()), key, state, at)
+}
+
+async fn set_state_stores_its_events_with_the_state(db: TestDb) {
+    let key = given_session(&db, "main").await;
+    let connected = session_event(&key, SessionState::Connected, at(50, 7));
+    assert!(
+        db.sessions()
+            .set_state(&key, SessionState::Connected, at(50, 7), std::slice::from_ref(&connected))
+            .await
+            .unwrap()
+    );
+    assert_eq!(db.outbox().await, vec![OutboxRow::of(&connected)]);
+    assert_eq!(db.outbox().await[0].kind, "session.connected");
+
+    // No event, or several.
+    assert!(db.sessions().set_state(&key, SessionState::Disconnected, at(51, 0), &[]).await.unwrap());
+    let logged_out = session_event(&key, SessionState::LoggedOut, at(52, 0));
+    let pairing = session_event(&key, SessionState::Pairing, at(52, 1));
+    let events = [logged_out.clone(), pairing.clone()];
+    assert!(db.sessions().set_state(&key, SessionState::Pairing, at(52, 1), &events).await.unwrap());
+    let expected: Vec<OutboxRow> = [&connected, &logged_out, &pairing].into_iter().map(OutboxRow::of).collect();
+    assert_eq!(db.outbox().await, expected);
+    assert_eq!(db.sessions().get(&key).await.unwrap().unwrap().state, SessionState::Pairing);
+
+    // An event that cannot be stored (its id is taken) undoes the state change.
+    let err = db
+        .sessions()
+        .set_state(&key, SessionState::Connected, at(53, 0), std::slice::from_ref(&connected))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("outbox"), "{err:#}");
+    let stored = db.sessions().get(&key).await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.updated_at), (SessionState::Pairing, at(52, 1)));
+    assert_eq!(db.outbox().await, expected);
+}
+
+async fn set_state_on_a_missing_session_stores_no_event(db: TestDb) {
+    let mine = given_session(&db, "main").await;
+    let missing = session_key(mine.tenant, "missing");
+    let event = session_event(&missing, SessionState::Connected, at(1, 0));
+    assert!(!db.sessions().set_state(&missing, SessionState::Connected, at(1, 0), &[event]).await.unwrap());
+    let intruder = given_tenant(&db).await;
+    let theirs = session_key(intruder.id, "main");
+    let event = session_event(&theirs, SessionState::LoggedOut, at(2, 0));
+    assert!(!db.sessions().set_state(&theirs, SessionState::LoggedOut, at(2, 0), &[event]).await.unwrap());
+    assert_eq!(db.outbox().await, vec![]);
+    assert_eq!(db.sessions().get(&mine).await.unwrap(), Some(session(mine.clone())), "untouched");
 }
 
 async fn sessions_are_tenant_scoped(db: TestDb) {
@@ -117,7 +170,7 @@ async fn sessions_are_tenant_scoped(db: TestDb) {
     let theirs = session_key(intruder.id, "main");
 
     assert_eq!(db.sessions().get(&theirs).await.unwrap(), None);
-    assert!(!db.sessions().set_state(&theirs, SessionState::LoggedOut, at(60, 0)).await.unwrap());
+    assert!(!db.sessions().set_state(&theirs, SessionState::LoggedOut, at(60, 0), &[]).await.unwrap());
     assert!(!db.sessions().delete(&theirs).await.unwrap());
     assert_eq!(db.sessions().list(intruder.id).await.unwrap(), vec![]);
 

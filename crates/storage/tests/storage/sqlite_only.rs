@@ -82,7 +82,7 @@ async fn media_numbers_too_large_for_their_column_are_storage_errors() {
             assert!(db.statuses().list(&session, &StatusQuery::default()).await.is_err(), "{assignment}");
 
             db.raw(&format!("DELETE FROM statuses WHERE type = '{type_name}'")).await;
-            db.statuses().insert(status).await.unwrap();
+            db.statuses().insert(status, None, None).await.unwrap();
             assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(status));
         }
     })

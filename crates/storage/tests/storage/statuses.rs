@@ -3,8 +3,9 @@
 use uuid::Uuid;
 use wastatus_domain::ports::InsertError;
 use wastatus_domain::{
-    BackgroundColor, Cursor, Failure, FailureCode, Font, MediaMeta, MediaStatus, MessageId, PageLimit, SessionKey,
-    Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText, TextStatus, Timestamp,
+    BackgroundColor, Cursor, Failure, FailureCode, Font, MediaMeta, MediaStatus, MessageId, PageLimit, Plan,
+    SessionKey, Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText, TextStatus,
+    Timestamp,
 };
 
 use crate::fixtures::{
@@ -44,20 +45,23 @@ async fn statuses_round_trip_through_their_lifecycle(db: TestDb) {
         background_color: BackgroundColor::from_argb(0x80FF_0000),
         font: Font::CourierprimeBold,
     });
-    let mut status = Status::accept(StatusId::from_uuid(Uuid::now_v7()), session.clone(), content, true, at(0, 1));
-    db.statuses().insert(&status).await.unwrap();
+    // Asked for a time already past: accepted at once, and the time asked for is kept.
+    let plan = Plan { publish_at: Some(at(-5, 123_456)), max_attempts: 4 };
+    let mut status =
+        Status::accept(StatusId::from_uuid(Uuid::now_v7()), session.clone(), content, true, plan, at(0, 1));
+    db.statuses().insert(&status, None, None).await.unwrap();
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.start_sending(at(1, 2)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.mark_published(message_id(), at(2, 3)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Sending).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
     status.mark_revoked(at(3, 4)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Published).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Published, &[]).await.unwrap());
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored, status);
     assert_eq!(stored.state(), StatusState::Revoked);
@@ -71,7 +75,7 @@ async fn failed_statuses_keep_their_failure(db: TestDb) {
     status.start_sending(at(1, 0)).unwrap();
     let failure = Failure { code: FailureCode::UploadTimeout, message: "media upload timed out".to_owned() };
     status.mark_failed(failure.clone(), at(2, 0)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
 
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored.failure(), Some(&failure));
@@ -84,7 +88,7 @@ async fn a_taken_status_id_already_exists(db: TestDb) {
     let other_session = given_session_of(&db, session.tenant, "other").await;
     let again = Status::from_record(StatusRecord { session: other_session, created_at: at(9, 0), ..record(&first) });
 
-    let err = db.statuses().insert(&again).await.unwrap_err();
+    let err = db.statuses().insert(&again, None, None).await.unwrap_err();
     assert!(matches!(err, InsertError::AlreadyExists), "{err:?}");
     assert_eq!(db.statuses().get(session.tenant, first.id()).await.unwrap(), Some(first));
 }
@@ -99,7 +103,7 @@ async fn a_status_of_an_unknown_session_has_no_parent(db: TestDb) {
             let status = status(&nowhere, at(0, 0));
             tokio::spawn(async move {
                 let statuses: &dyn wastatus_domain::ports::StatusRepository = &storage;
-                statuses.insert(&status).await
+                statuses.insert(&status, None, None).await
             })
         })
         .collect();
@@ -112,7 +116,7 @@ async fn a_status_of_an_unknown_session_has_no_parent(db: TestDb) {
     // Another tenant's session is no parent either: the key is (tenant, session).
     let theirs = given_session(&db, "shared-name").await;
     let mine = session_key(tenant.id, theirs.id.as_str());
-    let err = db.statuses().insert(&status(&mine, at(0, 0))).await.unwrap_err();
+    let err = db.statuses().insert(&status(&mine, at(0, 0)), None, None).await.unwrap_err();
     assert!(matches!(err, InsertError::ParentMissing), "{err:?}");
 }
 
@@ -128,7 +132,7 @@ async fn statuses_are_tenant_scoped(db: TestDb) {
     // The same id, claimed through another tenant's session, updates nothing.
     let mut forged = Status::from_record(StatusRecord { session: theirs, ..record(&status) });
     forged.start_sending(at(1, 0)).unwrap();
-    assert!(!db.statuses().update(&forged, StatusState::Accepted).await.unwrap());
+    assert!(!db.statuses().update(&forged, StatusState::Accepted, &[]).await.unwrap());
     assert_eq!(db.statuses().get(mine.tenant, status.id()).await.unwrap(), Some(status));
 }
 
@@ -178,7 +182,7 @@ async fn history_filters_by_state(db: TestDb) {
             1 => status.mark_failed(Failure { code: FailureCode::NotPaired, message: "no".into() }, at(i, 1)).unwrap(),
             _ => {}
         }
-        db.statuses().update(&status, StatusState::Accepted).await.unwrap();
+        db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap();
     }
     published.reverse();
 
@@ -233,7 +237,7 @@ async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
         status.start_sending(instant).unwrap();
         status.mark_published(message_id(), instant + chrono::Duration::microseconds(1)).unwrap();
         status.mark_revoked(instant + chrono::Duration::microseconds(2)).unwrap();
-        db.statuses().update(&status, StatusState::Accepted).await.unwrap();
+        db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap();
 
         let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
         assert_eq!(stored, status, "{instant:?}");
@@ -268,9 +272,9 @@ async fn concurrent_writers_wait_for_each_other(db: TestDb) {
             tokio::spawn(async move {
                 let statuses: &dyn wastatus_domain::ports::StatusRepository = &storage;
                 let mut status = status(&session, at(i, 0));
-                statuses.insert(&status).await?;
+                statuses.insert(&status, None, None).await?;
                 status.start_sending(at(i, 1)).unwrap();
-                statuses.update(&status, StatusState::Accepted).await.map_err(InsertError::from)?;
+                statuses.update(&status, StatusState::Accepted, &[]).await.map_err(InsertError::from)?;
                 Ok::<_, InsertError>(status)
             })
         })
@@ -331,7 +335,7 @@ async fn unknown_stored_values_are_storage_errors(db: TestDb) {
         (&video_status, &format!("caption = '{too_long_caption}'"), "statuses.caption holds an invalid caption"),
     ];
     for status in [&text_status, &image_status, &video_status] {
-        db.statuses().insert(status).await.unwrap();
+        db.statuses().insert(status, None, None).await.unwrap();
     }
     for (status, assignment, clue) in cases {
         let session = status.session();
@@ -345,7 +349,7 @@ async fn unknown_stored_values_are_storage_errors(db: TestDb) {
 
         // Put the row back as it was.
         db.raw(&format!("DELETE FROM statuses {where_clause}")).await;
-        db.statuses().insert(status).await.unwrap();
+        db.statuses().insert(status, None, None).await.unwrap();
         assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(status));
     }
 }
@@ -380,7 +384,7 @@ async fn all_pages(db: &TestDb, session: &SessionKey, mut query: StatusQuery) ->
 }
 
 /// Every field of `status`, to make a variant of it.
-fn record(status: &Status) -> StatusRecord {
+pub fn record(status: &Status) -> StatusRecord {
     StatusRecord {
         id: status.id(),
         session: status.session().clone(),
@@ -389,6 +393,7 @@ fn record(status: &Status) -> StatusRecord {
         state: status.state(),
         message_id: status.message_id().cloned(),
         failure: status.failure().cloned(),
+        schedule: *status.schedule(),
         created_at: status.created_at(),
         updated_at: status.updated_at(),
         published_at: status.published_at(),
@@ -401,15 +406,15 @@ async fn updates_apply_only_from_the_expected_state(db: TestDb) {
     let mut status = given_status(&db, &session, at(0, 0)).await;
     status.start_sending(at(1, 0)).unwrap();
     status.mark_published(message_id(), at(2, 0)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
 
     // Two revokes race: the first moves it on from `published`, the second finds it moved.
     let mut first = status.clone();
     first.mark_revoked(at(3, 0)).unwrap();
     let mut second = status.clone();
     second.mark_revoked(at(4, 0)).unwrap();
-    assert!(db.statuses().update(&first, StatusState::Published).await.unwrap());
-    assert!(!db.statuses().update(&second, StatusState::Published).await.unwrap());
+    assert!(db.statuses().update(&first, StatusState::Published, &[]).await.unwrap());
+    assert!(!db.statuses().update(&second, StatusState::Published, &[]).await.unwrap());
     let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
     assert_eq!(stored.revoked_at(), Some(at(3, 0)), "the first transition stands");
 }
@@ -427,15 +432,15 @@ async fn publish_and_check(db: &TestDb, mut status: Status) -> Status {
             assert!(page.items.contains(&expected), "{expected:?} in {:?}", page.items);
         }
     };
-    db.statuses().insert(&status).await.unwrap();
+    db.statuses().insert(&status, None, None).await.unwrap();
     expect_stored(&status).await;
 
     status.start_sending(status.created_at() + chrono::Duration::microseconds(1)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
     expect_stored(&status).await;
 
     status.mark_published(message_id(), status.created_at() + chrono::Duration::microseconds(2)).unwrap();
-    assert!(db.statuses().update(&status, StatusState::Sending).await.unwrap());
+    assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
     expect_stored(&status).await;
     status
 }
@@ -465,7 +470,9 @@ async fn media_statuses_round_trip_through_publishing(db: TestDb) {
 
 /// A media status of `kind` (`image` or `video`) with `media`.
 fn media(kind: &str, caption_text: &str, media: MediaMeta) -> StatusContent {
-    let status = MediaStatus { caption: caption(caption_text), media };
+    // Images come from a (long) URL, videos from the request.
+    let source_url = (kind == "image").then(|| format!("https://cdn.example.com/{}.jpg", "a".repeat(2000)));
+    let status = MediaStatus { caption: caption(caption_text), media, source_url };
     match kind {
         "image" => StatusContent::Image(status),
         _ => StatusContent::Video(status),
@@ -510,7 +517,7 @@ async fn media_that_no_row_can_hold_is_refused_on_insert(db: TestDb) {
     ];
     for (i, (kind, meta, clue)) in (0..).zip(cases) {
         let status = status_of(&session, media(kind, "", meta), at(i, 0));
-        let err = db.statuses().insert(&status).await.unwrap_err();
+        let err = db.statuses().insert(&status, None, None).await.unwrap_err();
         let InsertError::Storage(err) = err else { panic!("{kind} {clue}: a storage error, not {err:?}") };
         assert!(format!("{err:#}").contains(clue), "the cause names {clue:?}: {err:#}");
         assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap(), None, "{clue}");
@@ -540,7 +547,7 @@ async fn mixed_history_pages_newest_first(db: TestDb) {
         if i % 2 == 0 {
             status.start_sending(created_at).unwrap();
             status.mark_published(message_id(), created_at).unwrap();
-            assert!(db.statuses().update(&status, StatusState::Accepted).await.unwrap());
+            assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
             published.push(status.clone());
         }
         expected.push(status);

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wastatus_domain::service::{PublishContent, PublishStatus};
+use wastatus_domain::service::{PublishContent, PublishMode, PublishStatus};
 use wastatus_domain::{
     BackgroundColor, Caption, Font, MediaInput, MediaSource, SessionState, Status, StatusContent, StatusText,
     TextStatus,
@@ -103,6 +103,7 @@ pub const ERRORS: &[(&str, u16, Shape)] = &[
     ("upload_timeout", 504, (Operation, Some(Fixed("Upload to WhatsApp timed out")))),
     ("device_error", 502, WHATSAPP),
     ("server_rejected", 502, WHATSAPP),
+    ("outcome_unknown", 502, WHATSAPP),
     ("driver_unavailable", 503, WHATSAPP),
     ("method_not_allowed", 405, (Is(Fixed("Method not allowed")), Some(Detail))),
     ("internal", 500, (Operation, Some(Fixed("Internal server error")))),
@@ -259,7 +260,7 @@ pub async fn update_status(
     SessionPath(session, _): SessionPath<StatusesWrite>,
     ApiJson(body): ApiJson<WalyticUpdateStatusRequest>,
 ) -> Result<Json<WalyticUpdated>, ApiError> {
-    let command = PublishStatus { session, content: update_content(body)?, view_once: false };
+    let command = PublishStatus { session, content: update_content(body)?, view_once: false, mode: PublishMode::Now };
     let status = run_publish(&state, command).await?;
     Ok(Json(WalyticUpdated::from(&status)))
 }

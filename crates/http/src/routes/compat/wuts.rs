@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wastatus_domain::service::{PublishContent, PublishStatus};
+use wastatus_domain::service::{PublishContent, PublishMode, PublishStatus};
 use wastatus_domain::{
     BackgroundColor, Caption, Font, InvalidValue, MediaInput, MediaKind, MediaSource, Principal, SessionKey, Status,
     StatusContent, StatusText, TextStatus,
@@ -96,6 +96,7 @@ pub const ERRORS: &[(&str, u16, Wuts)] = &[
     ("upload_failed", 502, Error("upload_failed", Fixed("failed to upload media to whatsapp"))),
     ("upload_timeout", 504, Error("upload_timeout", Fixed("context deadline exceeded"))),
     ("server_rejected", 502, Error("server_rejected", Detail)),
+    ("outcome_unknown", 502, Error("outcome_unknown", Detail)),
     ("driver_unavailable", 503, Error("driver_unavailable", Detail)),
     ("internal", 500, Error("internal", Fixed("internal server error"))),
 ];
@@ -273,7 +274,7 @@ pub async fn media(
 ) -> Result<Json<WutsPublished>, ApiError> {
     let media = media_content(body)?;
     let session = device(&state, &auth.principal).await?;
-    let command = PublishStatus { session, content: media.content, view_once: media.view_once };
+    let command = PublishStatus { session, content: media.content, view_once: media.view_once, mode: PublishMode::Now };
     let status = run_publish(&state, command).await?;
     Ok(Json(WutsPublished::from(&status)))
 }
@@ -302,7 +303,7 @@ pub async fn text(
 ) -> Result<Json<WutsPublished>, ApiError> {
     let text = text_content(body)?;
     let session = device(&state, &auth.principal).await?;
-    let command = PublishStatus { session, content: PublishContent::Text(text), view_once: false };
+    let command = PublishStatus { session, content: PublishContent::Text(text), view_once: false, mode: PublishMode::Now };
     let status = run_publish(&state, command).await?;
     Ok(Json(WutsPublished::from(&status)))
 }
