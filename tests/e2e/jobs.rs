@@ -73,7 +73,8 @@ async fn a_crash_with_statuses_in_flight_loses_none_and_sends_none_twice() {
     let started = Instant::now();
     let settled = loop {
         let all = statuses(&server, &key).await;
-        let unsettled = all.iter().filter(|s| ["accepted", "sending", "scheduled"].contains(&s["state"].as_str().unwrap()));
+        let unsettled =
+            all.iter().filter(|s| ["accepted", "sending", "scheduled"].contains(&s["state"].as_str().unwrap()));
         if unsettled.count() == 0 && all.len() == accepted.len() {
             break all;
         }
@@ -142,5 +143,8 @@ async fn a_status_scheduled_ahead_is_published_on_time_across_a_restart() {
     };
     let at: chrono::DateTime<chrono::Utc> = published["published_at"].as_str().unwrap().parse().unwrap();
     let late = at - publish_at;
-    assert!(late >= chrono::TimeDelta::zero() && late <= chrono::TimeDelta::seconds(1), "published {late} after its time");
+    assert!(
+        late >= chrono::TimeDelta::zero() && late <= chrono::TimeDelta::seconds(1),
+        "published {late} after its time"
+    );
 }

@@ -6,3 +6,4 @@ mod jobs;
 mod media;
 mod support;
 mod tour;
+mod webhooks;

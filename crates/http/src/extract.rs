@@ -93,6 +93,7 @@ pub mod scope {
         StatusesWrite => Some(Scope::StatusesWrite);
         SessionsRead => Some(Scope::SessionsRead);
         SessionsManage => Some(Scope::SessionsManage);
+        WebhooksManage => Some(Scope::WebhooksManage);
         KeysManage => Some(Scope::KeysManage);
         Admin => Some(Scope::Admin);
     }

@@ -150,9 +150,10 @@ impl Drop for Release {
 
 /// A key is 1 to 255 visible ASCII characters (a UUID, typically).
 fn valid_key(value: &HeaderValue) -> Result<String, ApiError> {
-    let key = value.to_str().ok().map(str::trim).filter(|k| {
-        !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-    });
+    let key =
+        value.to_str().ok().map(str::trim).filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        });
     key.map(str::to_owned).ok_or_else(|| {
         ApiError::new("invalid_idempotency_key", "an Idempotency-Key is 1 to 255 visible ASCII characters")
             .with_field("Idempotency-Key")

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use wastatus_domain::ports::IdempotencyRepository;
-use wastatus_domain::service::{Sessions, Statuses, Tenancy};
+use wastatus_domain::service::{Sessions, Statuses, Tenancy, Webhooks};
 
 pub use openapi::openapi;
 
@@ -36,6 +36,8 @@ pub struct ApiState {
     pub sessions: Sessions,
     pub statuses: Statuses,
     pub tenancy: Tenancy,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: Webhooks,
     pub readiness: Arc<dyn Readiness>,
     /// Renders `/metrics`; `None` answers 404 there.
     pub metrics: Option<PrometheusHandle>,

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "sessions", description = "Linked WhatsApp numbers: create, pair, inspect, log out, delete."),
         (name = "statuses", description = "Publish status updates, read their history, revoke them."),
+        (name = "webhooks", description = "Webhook endpoints: events delivered signed (Standard Webhooks), retried, with a delivery log. See docs/WEBHOOKS.md."),
         (name = "access", description = "Logging in, and a tenant's API keys and users. Every route needs a credential with the scope its security requirement names."),
         (name = "admin", description = "Tenants and their credentials, for credentials with the `admin` scope."),
         (name = "sandbox", description = "Fault injection for the sandbox driver (`whatsapp.driver = \"sandbox\"`)."),

@@ -8,7 +8,8 @@ use chrono::{SubsecRound, Utc};
 use wastatus_auth::KeyedLimiter;
 use wastatus_domain::ports::{Clock, DriverError, EventSink, IdGenerator, WhatsAppDriver};
 use wastatus_domain::{
-    Event, EventKind, MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status, Timestamp,
+    Event, EventKind, MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status,
+    Timestamp,
 };
 use wastatus_http::{JobQueue, RequestLimit};
 use wastatus_worker::WorkerHandle;
@@ -31,12 +32,14 @@ impl IdGenerator for UuidV7 {
     }
 }
 
-/// Logs events once they are stored, and counts them. Webhooks read them from the outbox.
-pub struct EventLog;
+/// Logs events once they are stored, and counts them, and wakes the webhook dispatcher (which
+/// reads them from the outbox).
+pub struct EventLog(pub wastatus_webhooks::Nudge);
 
 #[async_trait]
 impl EventSink for EventLog {
     async fn emit(&self, event: &Event) {
+        self.0.wake();
         let kind = event.kind.as_str();
         metrics::counter!("wastatus_events_total", "type" => kind).increment(1);
         let session = &event.session;

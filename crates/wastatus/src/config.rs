@@ -20,7 +20,8 @@ pub struct Config {
     pub auth: Auth,
     /// The media adapter's limits and switches, read as they are (see `wastatus_media::MediaConfig`).
     pub media: MediaConfig,
-    pub webhooks: Webhooks,
+    /// Webhook delivery, read as it is (see `wastatus_webhooks::WebhookConfig` and docs/WEBHOOKS.md).
+    pub webhooks: wastatus_webhooks::WebhookConfig,
     pub limits: Limits,
     pub jobs: Jobs,
     pub log: Log,
@@ -179,12 +180,6 @@ impl Limits {
         });
         (per_minute > 0).then_some(per_minute)
     }
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct Webhooks {
-    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -50,6 +50,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker.run(worker_stopped));
 
+    // The webhook dispatcher: outbox events to deliveries, deliveries to receivers.
+    let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = config.webhooks.dispatch.then(|| {
+        let stopped = async move {
+            let _ = webhooks_stopped.await;
+        };
+        tokio::spawn(wastatus_webhooks::run(
+            app.webhooks.clone(),
+            config.webhooks.dispatcher(),
+            app.nudge.clone(),
+            stopped,
+        ))
+    });
+
     let state = ApiState {
         sessions: app.sessions,
         statuses: app.statuses,
@@ -57,6 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         sync_wait: Duration::from_secs(jobs.sync_wait_secs),
         idempotency: Arc::new(app.storage.clone()),
         tenancy: app.tenancy,
+        webhooks: app.webhooks,
         readiness: Arc::new(DatabaseReadiness(app.storage)),
         metrics: Some(metrics),
         request_limit: app.request_limit,
@@ -103,6 +118,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         _ = worker => {}
         _ = &mut deadline => tracing::warn!(?grace, "sends under way did not finish in time; stopping anyway"),
+    }
+    // Then the webhook attempts under way (the dispatcher gives them a few seconds).
+    let _ = stop_webhooks.send(());
+    if let Some(dispatcher) = dispatcher {
+        let _ = dispatcher.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtTokens, KeyedLimiter, SessionPace};
 use wastatus_domain::ports::{Clock, FaultInjector, PublishPace, WhatsAppDriver};
-use wastatus_domain::service::{JobPolicy, Ports, Sessions, Statuses, Tenancy};
+use wastatus_domain::service::{JobPolicy, Ports, Sessions, Statuses, Tenancy, WebhookPorts, Webhooks};
 use wastatus_http::RequestLimit;
 use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
+use wastatus_webhooks::{HttpSender, Nudge, SecretMint, TargetGuard};
 
 use crate::adapters::{EventLog, KeyedLimit, SystemClock, UuidV7, WebDriverUnavailable};
 use crate::config::{Config, Driver};
@@ -21,6 +22,10 @@ pub struct App {
     pub statuses: Statuses,
     pub tenancy: Tenancy,
     pub storage: Storage,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Webhooks,
+    /// Wakes the webhook dispatcher (events stored, deliveries queued again).
+    pub nudge: Nudge,
     /// Requests per credential.
     pub request_limit: Option<Arc<dyn RequestLimit>>,
     /// Login attempts per username.
@@ -72,6 +77,22 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         Arc::new(SessionPace::new(nonzero(per_minute), nonzero(limits.status_burst))) as Arc<dyn PublishPace>
     });
     let access_tokens = JwtTokens::new(&config.auth.jwt).context("invalid auth.jwt configuration")?;
+    let nudge = Nudge::new();
+    let hooks = &config.webhooks;
+    let webhooks = Webhooks::new(
+        WebhookPorts {
+            endpoints: Arc::new(storage.clone()),
+            deliveries: Arc::new(storage.clone()),
+            outbox: Arc::new(storage.clone()),
+            sender: Arc::new(HttpSender::new(hooks).context("building the webhook HTTP client")?),
+            targets: Arc::new(TargetGuard::new(hooks)),
+            secrets: Arc::new(SecretMint::new(hooks.secret_bytes)),
+            signal: Arc::new(nudge.clone()),
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7),
+        },
+        hooks.settings().context("invalid webhooks configuration")?,
+    );
     let ports = Ports {
         tenants: store.clone(),
         api_keys: store.clone(),
@@ -87,7 +108,7 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         passwords: Arc::new(Argon2Passwords::new()),
         access_tokens: Arc::new(access_tokens),
         pace,
-        events: Arc::new(EventLog),
+        events: Arc::new(EventLog(nudge.clone())),
     };
     let jobs = &config.jobs;
     let secs = |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
@@ -102,6 +123,8 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         statuses: Statuses::with_policy(ports.clone(), policy),
         tenancy: Tenancy::new(ports),
         storage,
+        webhooks,
+        nudge,
         request_limit: limiter(limits.requests_per_minute, limits.request_burst),
         login_limit: limiter(limits.logins_per_minute, limits.logins_per_minute),
     })

@@ -7,8 +7,8 @@ use axum::Json;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -274,7 +274,11 @@ pub async fn revoke_api_key(
     Path(raw): Path<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
     let id: ApiKeyId = path_id(&raw, "api_key_not_found", "API key")?;
-    let key = state.tenancy.revoke_api_key(auth.principal.tenant, id, Some(&auth.principal)).await.map_err(ApiError::from_use_case)?;
+    let key = state
+        .tenancy
+        .revoke_api_key(auth.principal.tenant, id, Some(&auth.principal))
+        .await
+        .map_err(ApiError::from_use_case)?;
     Ok(Json(ApiKey::from(&key)))
 }
 
@@ -423,10 +427,7 @@ pub async fn disable_user(State(state): State<ApiState>, UserPath(p, id): UserPa
     (status = 200, body = UserWithToken),
     (status = 404, description = "`user_not_found`", body = Problem, content_type = "application/problem+json"),
 ), security(("api_key" = ["keys:manage"]), ("bearer" = ["keys:manage"])))]
-pub async fn rotate_user_token(
-    State(state): State<ApiState>,
-    UserPath(p, id): UserPath,
-) -> Result<Response, ApiError> {
+pub async fn rotate_user_token(State(state): State<ApiState>, UserPath(p, id): UserPath) -> Result<Response, ApiError> {
     let issued = state.tenancy.rotate_user_token(p.tenant, id, Some(&p)).await.map_err(ApiError::from_use_case)?;
     Ok(no_store(Json(UserWithToken { user: User::from(&issued.user), token: issued.token })))
 }

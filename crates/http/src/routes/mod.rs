@@ -9,6 +9,7 @@ mod qr;
 mod sandbox;
 mod sessions;
 mod statuses;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use utoipa::OpenApi;
@@ -73,6 +74,12 @@ pub fn api(options: Options) -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::create_tenant_user, admin::list_tenant_users))
         .routes(routes!(admin::revoke_tenant_key))
         .routes(routes!(admin::disable_tenant_user))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::ping))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

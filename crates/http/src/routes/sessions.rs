@@ -33,7 +33,10 @@ pub async fn create(
         && owner != caller
         && !auth.principal.allows(Scope::KeysManage)
     {
-        return Err(ApiError::new("forbidden", "only a credential with `keys:manage` can give a device to another user"));
+        return Err(ApiError::new(
+            "forbidden",
+            "only a credential with `keys:manage` can give a device to another user",
+        ));
     }
     let session = state.sessions.create(auth.principal.tenant, id, owner).await.map_err(ApiError::from_use_case)?;
     let location = format!("/v1/sessions/{}", session.key.id);

@@ -82,7 +82,8 @@ pub async fn publish(
 /// Whether a `Prefer` header asks for `respond-async` (RFC 7240).
 fn prefers_async(headers: &HeaderMap) -> bool {
     headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|pref| pref.split(';').next().is_some_and(|token| token.trim().eq_ignore_ascii_case("respond-async")))
+        v.split(',')
+            .any(|pref| pref.split(';').next().is_some_and(|token| token.trim().eq_ignore_ascii_case("respond-async")))
     })
 }
 
@@ -206,7 +207,11 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
             "mime_type" => request.media.get_or_insert_with(MediaRequest::default).mime_type = Some(value),
             "publish_at" => {
                 let at = chrono::DateTime::parse_from_rfc3339(value.trim()).map_err(|_| {
-                    ApiError::from(InvalidValue::new("publish_at", "invalid_publish_at", "publish_at is an RFC 3339 time"))
+                    ApiError::from(InvalidValue::new(
+                        "publish_at",
+                        "invalid_publish_at",
+                        "publish_at is an RFC 3339 time",
+                    ))
                 })?;
                 request.publish_at = Some(at.with_timezone(&chrono::Utc));
             }

@@ -106,7 +106,9 @@ async fn an_expiring_key_cannot_make_credentials_that_outlive_it() {
     ask(json!({})).await.problem(422, "invalid_expiry");
     ask(json!({"expires_at": in_a_day + chrono::TimeDelta::hours(1)})).await.problem(422, "invalid_expiry");
     assert_eq!(ask(json!({"expires_at": in_a_day - chrono::TimeDelta::hours(1)})).await.status, 201);
-    app.call("POST", "/v1/users", Some(expiring), Some(json!({"name": "ana"}))).await.problem(403, "scope_not_grantable");
+    app.call("POST", "/v1/users", Some(expiring), Some(json!({"name": "ana"})))
+        .await
+        .problem(403, "scope_not_grantable");
 }
 
 #[tokio::test]
@@ -369,7 +371,8 @@ async fn no_secret_reaches_the_database_or_the_logs_in_clear() {
     app.call_bearer("GET", "/v1/me", &token, None).await;
     let (home, _) = app.tenant_with_id("Operators").await;
     let root = app.key(home, wastatus_domain::Scopes::of(&[Scope::Admin])).await;
-    let tenant_id = app.call("GET", "/v1/me", Some(&admin), None).await.json()["tenant_id"].as_str().unwrap().to_owned();
+    let tenant_id =
+        app.call("GET", "/v1/me", Some(&admin), None).await.json()["tenant_id"].as_str().unwrap().to_owned();
     let minted = app.call("POST", &format!("/v1/admin/tenants/{tenant_id}/keys"), Some(&root), Some(json!({}))).await;
     let minted = minted.json()["key"].as_str().unwrap().to_owned();
 

@@ -16,3 +16,4 @@ mod sessions;
 mod statuses;
 mod support;
 mod tenancy;
+mod webhooks;

@@ -70,6 +70,9 @@ async fn every_route_refuses_what_it_must() {
     assert_eq!(app.call("POST", "/v1/sessions/s1/pair", Some(&a_key), Some(json!({"method": "qr"}))).await.status, 200);
     let status_id = app.publish(&a_key, "mine").await.json()["id"].as_str().unwrap().to_owned();
     let key_id = app.call("GET", "/v1/me", Some(&a_key), None).await.json()["api_key_id"].as_str().unwrap().to_owned();
+    let webhook =
+        app.call("POST", "/v1/webhooks", Some(&a_key), Some(json!({"url": "http://127.0.0.1:9/hook"}))).await.json();
+    let webhook_id = webhook["id"].as_str().expect("a webhook").to_owned();
     let (_, b_key) = app.tenant_with_id("B").await;
 
     // The JWTs are for a user that exists and is enabled: only the token is at fault. The same
@@ -100,14 +103,18 @@ async fn every_route_refuses_what_it_must() {
                 .replace("{status_id}", &uuid::Uuid::new_v4().to_string())
                 .replace("{key_id}", &uuid::Uuid::new_v4().to_string())
                 .replace("{user_id}", &uuid::Uuid::new_v4().to_string())
-                .replace("{tenant_id}", &a.to_string());
+                .replace("{tenant_id}", &a.to_string())
+                .replace("{webhook_id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{delivery_id}", &uuid::Uuid::new_v4().to_string());
             let path = template
                 .replace("{session_id}", "s1")
                 .replace("{sessionId}", "s1")
                 .replace("{status_id}", &status_id)
                 .replace("{key_id}", &key_id)
                 .replace("{user_id}", &user_id)
-                .replace("{tenant_id}", &a.to_string());
+                .replace("{tenant_id}", &a.to_string())
+                .replace("{webhook_id}", &webhook_id)
+                .replace("{delivery_id}", &uuid::Uuid::new_v4().to_string());
             assert!(!path.contains('{'), "{template}: a path parameter this test does not fill");
             let call = Call { app: &app, method, path, body: body_for(method, template) };
             let route = format!("{method} {template}");
@@ -122,9 +129,10 @@ async fn every_route_refuses_what_it_must() {
                 let underpowered = app.key(a, others).await;
                 assert_eq!(call.with(Some(("x-api-key", underpowered))).await, 403, "{route} without {scope}");
             }
-            let addresses_a_resource = ["{session_id}", "{sessionId}", "{status_id}", "{key_id}", "{user_id}"]
-                .iter()
-                .any(|p| template.contains(p));
+            let addresses_a_resource =
+                ["{session_id}", "{sessionId}", "{status_id}", "{key_id}", "{user_id}", "{webhook_id}"]
+                    .iter()
+                    .any(|p| template.contains(p));
             if addresses_a_resource && scope != Some(Scope::Admin) {
                 let theirs = call.answer(Some(("x-api-key", b_key.clone()))).await;
                 assert_eq!(theirs.0, 404, "{route} by another tenant");

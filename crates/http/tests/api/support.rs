@@ -14,10 +14,10 @@ use wastatus_domain::ports::{Clock, EventSink, IdGenerator, IdempotencyRepositor
 use wastatus_domain::service::{JobPolicy, NewApiKey, NewUser, Ports, Sessions, Statuses, Tenancy};
 use wastatus_domain::{IssuedUser, Name, Password, Scopes, TenantId};
 use wastatus_http::{ApiState, HttpConfig, JobQueue, Readiness, RequestLimit};
-use wastatus_worker::{Worker, WorkerConfig, WorkerHandle};
 use wastatus_media::{MediaConfig, MediaPipeline};
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
+use wastatus_worker::{Worker, WorkerConfig, WorkerHandle};
 
 /// The system clock, but never the same reading twice: each reading is at least a
 /// millisecond after the one before, so statuses get distinct, ordered times.
@@ -197,6 +197,7 @@ impl TestApp {
             Arc::new(SessionPace::new(NonZeroU32::new(per_minute).unwrap(), NonZeroU32::new(burst).unwrap()))
                 as Arc<dyn PublishPace>
         });
+        let webhooks = crate::webhooks::wire(&store, clock.clone());
         let ports = Ports {
             tenants: store.clone(),
             api_keys: store.clone(),
@@ -233,6 +234,7 @@ impl TestApp {
             sync_wait: options.sync_wait,
             idempotency: idempotency_store,
             tenancy: tenancy.clone(),
+            webhooks,
             readiness: Arc::new(AlwaysReady),
             metrics: None,
             request_limit: options.request_limit.map(|l| limit(l) as Arc<dyn RequestLimit>),

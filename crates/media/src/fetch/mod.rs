@@ -30,8 +30,11 @@ use url::Url;
 
 pub use self::address::{AddressPolicy, AllowAll, PublicOnly, is_public};
 use self::body::BodyError;
-use self::resolve::{CheckedResolver, HostRefused};
+/// The checked resolver and the literal-address rule, public so that other server-side
+/// clients (webhook delivery) apply the same address rules as media fetching.
+pub use self::resolve::{CheckedResolver, HostRefused, resolve_checked};
 use self::target::HopRules;
+pub use self::target::literal_address;
 use crate::{MediaConfig, MediaError};
 
 /// The `User-Agent` of every media fetch.

@@ -15,9 +15,10 @@ use super::address::AddressPolicy;
 use crate::MediaError;
 
 /// Why a host name was refused while resolving it. It travels through the HTTP client as the
-/// cause of its connect error, and is turned back into a [`MediaError`] by the fetcher.
+/// cause of its connect error, and is turned back into a [`MediaError`] by the fetcher (other
+/// clients built on [`CheckedResolver`], such as webhook delivery, find it the same way).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum HostRefused {
+pub enum HostRefused {
     /// One of the host's addresses is not allowed.
     #[error("the host resolves to a non-public address ({0})")]
     Blocked(IpAddr),
@@ -37,13 +38,13 @@ impl From<HostRefused> for MediaError {
 
 /// A resolver that returns only addresses the policy allows, and refuses hosts with any other.
 #[derive(Debug, Clone)]
-pub(crate) struct CheckedResolver {
+pub struct CheckedResolver {
     policy: Arc<dyn AddressPolicy>,
 }
 
 impl CheckedResolver {
     /// A resolver applying `policy` to every address.
-    pub(crate) fn new(policy: Arc<dyn AddressPolicy>) -> Self {
+    pub fn new(policy: Arc<dyn AddressPolicy>) -> Self {
         Self { policy }
     }
 }
@@ -60,7 +61,7 @@ impl Resolve for CheckedResolver {
 }
 
 /// Resolves `host` (A and AAAA) and checks every address against `policy`.
-pub(crate) async fn resolve_checked(host: &str, policy: &dyn AddressPolicy) -> Result<Vec<SocketAddr>, HostRefused> {
+pub async fn resolve_checked(host: &str, policy: &dyn AddressPolicy) -> Result<Vec<SocketAddr>, HostRefused> {
     let found = tokio::net::lookup_host((host, 0)).await;
     let addresses = found.map_err(|_| HostRefused::Unresolvable(host.to_owned()))?.collect();
     check_all(host, addresses, policy)

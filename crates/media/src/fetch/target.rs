@@ -76,7 +76,7 @@ fn check_host_and_user_info(url: &Url) -> Result<(), MediaError> {
 ///
 /// A domain that parses as an address is treated as one too, in case a connector would take it
 /// for a literal; WHATWG parsing of `http` and `https` URLs never produces such a domain.
-pub(crate) fn literal_address(url: &Url) -> Option<IpAddr> {
+pub fn literal_address(url: &Url) -> Option<IpAddr> {
     match url.host()? {
         Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
         Host::Ipv6(ip) => Some(IpAddr::V6(ip)),

@@ -303,7 +303,8 @@ pub async fn text(
 ) -> Result<Json<WutsPublished>, ApiError> {
     let text = text_content(body)?;
     let session = device(&state, &auth.principal).await?;
-    let command = PublishStatus { session, content: PublishContent::Text(text), view_once: false, mode: PublishMode::Now };
+    let command =
+        PublishStatus { session, content: PublishContent::Text(text), view_once: false, mode: PublishMode::Now };
     let status = run_publish(&state, command).await?;
     Ok(Json(WutsPublished::from(&status)))
 }
