@@ -150,27 +150,38 @@ async fn records_survive_a_restart_and_admin_sessions_are_usable() {
 }
 
 #[tokio::test]
-async fn the_default_web_driver_says_it_is_unavailable() {
+async fn the_default_web_driver_without_a_network_reports_disconnected_and_stops_promptly() {
     let ws = Workspace::new();
     let (tenant, key) = ws.tenant_with_key("Acme");
     ws.admin(&["session", "create", "--tenant", &tenant, "--id", "real-phone"]);
     let mut cmd = ws.command(&["serve"]);
     cmd.env("WASTATUS__WHATSAPP__DRIVER", "web");
-    let server = Server::start(cmd);
+    let mut server = Server::start(cmd);
     assert_eq!(server.http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
 
-    for (path, body) in [
-        ("/v1/sessions", json!({"id": "another"})),
-        ("/v1/sessions/real-phone/statuses", json!({"type": "text", "text": "hello"})),
-        ("/v1/sessions/real-phone/logout", json!({})),
-    ] {
-        let res = server.post(path, &key, &body).await;
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
-        assert_eq!(json(res).await["code"], "driver_unavailable", "{path}");
-    }
+    // The session started at boot; with no network it cannot reach WhatsApp.
+    let started = std::time::Instant::now();
+    let state = loop {
+        let session = json(server.get("/v1/sessions/real-phone", &key).await).await;
+        let state = session["state"].as_str().unwrap().to_owned();
+        if state == "disconnected" || started.elapsed() > std::time::Duration::from_secs(10) {
+            break state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(state, "disconnected", "an offline session says so");
+    // Publishing fails loudly, and the failure is stored.
+    let res = server.post("/v1/sessions/real-phone/statuses", &key, &json!({"type": "text", "text": "hello"})).await;
+    assert!(res.status().is_client_error() || res.status().is_server_error(), "{}", res.status());
+    let problem = json(res).await;
+    assert!(["device_disconnected", "not_paired"].contains(&problem["code"].as_str().unwrap()), "{problem}");
     // No fault injection without the sandbox.
     let res = server.post("/v1/sandbox/sessions/real-phone/faults", &key, &json!({"fault": "disconnect"})).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let stopping = std::time::Instant::now();
+    assert!(server.terminate(), "SIGTERM stops the server cleanly");
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(10), "and promptly: {:?}", stopping.elapsed());
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Small adapters that belong to the running process rather than to an adapter crate: the
-//! system clock, id generation, the event log, rate limits for HTTP, and the stand-in for a driver not in this build.
+//! system clock, id generation, the event log, rate limits for HTTP, and the driver of admin commands for a driver not in this build.
 
 use std::time::Duration;
 
@@ -73,22 +73,19 @@ impl JobQueue for WakeWorker {
     }
 }
 
-/// Stands in for the WhatsApp Web driver until it is part of the build: every operation
-/// answers [`DriverError::Unavailable`] with what to do instead, so nothing pretends to work.
-pub struct WebDriverUnavailable;
+/// The driver of processes that must not run WhatsApp sessions (the admin CLI, while a server
+/// may be running them): every operation answers [`DriverError::Unavailable`], so nothing
+/// pretends to work and no second client ever connects on a device's credentials.
+pub struct NoDriver;
 
-impl WebDriverUnavailable {
+impl NoDriver {
     fn error() -> DriverError {
-        DriverError::Unavailable(
-            "the WhatsApp Web driver is not part of this build yet; run with whatsapp.driver = \"sandbox\" \
-             (WASTATUS__WHATSAPP__DRIVER=sandbox)"
-                .to_owned(),
-        )
+        DriverError::Unavailable("this process does not run WhatsApp sessions; the server does".to_owned())
     }
 }
 
 #[async_trait]
-impl WhatsAppDriver for WebDriverUnavailable {
+impl WhatsAppDriver for NoDriver {
     async fn start(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
         Err(Self::error())
     }

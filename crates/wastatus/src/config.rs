@@ -88,11 +88,31 @@ pub struct WhatsApp {
     /// Where the sandbox driver keeps its journal (linked sessions, sent messages), so that
     /// its state survives a restart. One directory per process.
     pub sandbox_dir: std::path::PathBuf,
+    /// Where the web driver keeps each linked device's keys and its send journal. One
+    /// directory per process: two processes on the same devices would replace each other.
+    pub web_dir: std::path::PathBuf,
+    /// Seconds a media upload to WhatsApp may take.
+    pub upload_timeout_secs: u64,
+    /// Seconds to wait for WhatsApp's acknowledgement of a sent status.
+    pub ack_timeout_secs: u64,
+    /// Seconds `POST …/pair` waits for the first QR code or pairing code.
+    pub pair_wait_secs: u64,
+    /// Who sees statuses sent by the web driver: phone numbers or JIDs. Until audiences are
+    /// part of the API, this list is every session's audience; an empty list refuses to send.
+    pub audience: Vec<String>,
 }
 
 impl Default for WhatsApp {
     fn default() -> Self {
-        Self { driver: Driver::default(), sandbox_dir: "wastatus-sandbox".into() }
+        Self {
+            driver: Driver::default(),
+            sandbox_dir: "wastatus-sandbox".into(),
+            web_dir: "wastatus-web".into(),
+            upload_timeout_secs: 60,
+            ack_timeout_secs: 20,
+            pair_wait_secs: 15,
+            audience: Vec::new(),
+        }
     }
 }
 

@@ -64,6 +64,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ))
     });
 
+    let web = app.web.clone();
     let state = ApiState {
         sessions: app.sessions,
         statuses: app.statuses,
@@ -123,6 +124,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_webhooks.send(());
     if let Some(dispatcher) = dispatcher {
         let _ = dispatcher.await;
+    }
+    // Last, the WhatsApp sessions: nothing sends through them any more.
+    if let Some(web) = web {
+        web.shutdown().await;
     }
     tracing::info!("stopped");
     Ok(())

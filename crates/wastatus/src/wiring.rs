@@ -2,6 +2,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use wastatus_auth::{ApiKeyMint, Argon2Passwords, JwtTokens, KeyedLimiter, SessionPace};
@@ -12,8 +13,9 @@ use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 use wastatus_webhooks::{HttpSender, Nudge, SecretMint, TargetGuard};
+use wastatus_whatsapp::{StaticAudience, WebDriver, WebDriverConfig};
 
-use crate::adapters::{EventLog, KeyedLimit, SystemClock, UuidV7, WebDriverUnavailable};
+use crate::adapters::{EventLog, KeyedLimit, NoDriver, SystemClock, UuidV7};
 use crate::config::{Config, Driver};
 
 /// The wired use cases and the adapters the server needs directly.
@@ -30,6 +32,8 @@ pub struct App {
     pub request_limit: Option<Arc<dyn RequestLimit>>,
     /// Login attempts per username.
     pub login_limit: Option<Arc<dyn RequestLimit>>,
+    /// The WhatsApp Web driver, when it runs: stopped last, at shutdown.
+    pub web: Option<WebDriver>,
 }
 
 /// Connects to the database and applies pending migrations.
@@ -60,6 +64,7 @@ pub enum DriverUse {
 pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App> {
     let storage = connect(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut web_handle = None;
     let (driver, faults): (Arc<dyn WhatsAppDriver>, Option<Arc<dyn FaultInjector>>) =
         match (driver_use, config.whatsapp.driver) {
             (DriverUse::Run, Driver::Sandbox) => {
@@ -69,7 +74,12 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
                 let sandbox = Arc::new(sandbox);
                 (sandbox.clone(), Some(sandbox))
             }
-            (DriverUse::Run, Driver::Web) | (DriverUse::None, _) => (Arc::new(WebDriverUnavailable), None),
+            (DriverUse::Run, Driver::Web) => {
+                let web = web_driver(config, clock.clone())?;
+                web_handle = Some(web.clone());
+                (Arc::new(web), None)
+            }
+            (DriverUse::None, _) => (Arc::new(NoDriver), None),
         };
     let store = Arc::new(storage.clone());
     let limits = &config.limits;
@@ -127,7 +137,20 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         nudge,
         request_limit: limiter(limits.requests_per_minute, limits.request_burst),
         login_limit: limiter(limits.logins_per_minute, limits.logins_per_minute),
+        web: web_handle,
     })
+}
+
+/// The real WhatsApp driver, as configured.
+fn web_driver(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<WebDriver> {
+    let whatsapp = &config.whatsapp;
+    let mut web = WebDriverConfig::new(&whatsapp.web_dir);
+    web.upload_timeout = Duration::from_secs(whatsapp.upload_timeout_secs);
+    web.ack_timeout = Duration::from_secs(whatsapp.ack_timeout_secs);
+    web.pair_wait = Duration::from_secs(whatsapp.pair_wait_secs);
+    let audience =
+        StaticAudience::new(&whatsapp.audience).map_err(|e| anyhow::anyhow!("invalid whatsapp.audience: {e}"))?;
+    WebDriver::builder(web, clock, Arc::new(audience)).build().context("starting the WhatsApp Web driver")
 }
 
 /// A keyed limit of `per_minute` with bursts of `burst`; `None` when `per_minute` is 0.
