@@ -31,7 +31,34 @@ const KEEP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 const MAX_KEY_LEN: usize = 255;
 
 /// The answers worth replaying carry these headers too.
-const REPLAYED_HEADERS: [&str; 3] = ["content-type", "location", "preference-applied"];
+const REPLAYED_HEADERS: [&str; 4] = ["content-type", "location", "preference-applied", "retry-after"];
+
+/// What a request did that must be remembered even if it ends badly: once a publish is
+/// stored, its key must never be released (a retry would publish again), whatever happens to
+/// the request afterwards. The handler records here the answer that stands for the stored
+/// status (`202` with its `Location`).
+#[derive(Clone, Default)]
+pub(crate) struct Progress(std::sync::Arc<std::sync::Mutex<Option<StoredResponse>>>);
+
+impl Progress {
+    /// Records that `status` was stored.
+    pub(crate) fn stored(&self, status: &wastatus_domain::Status) {
+        let body = serde_json::to_vec(&crate::routes::dto::Status::from(status)).unwrap_or_default();
+        let response = StoredResponse {
+            status: StatusCode::ACCEPTED.as_u16(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("location".to_owned(), format!("/v1/statuses/{}", status.id())),
+            ],
+            body,
+        };
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(response);
+    }
+
+    fn take(&self) -> Option<StoredResponse> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
 
 /// What the layer needs: the state, and the largest body it will read.
 #[derive(Clone)]
@@ -84,8 +111,13 @@ async fn handle(config: Idempotency, request: Request, next: Next) -> Result<Res
     }
 
     // If the request is dropped from here on (the client went away, the request timed out),
-    // the key is released rather than left in flight for a day.
-    let guard = Release { repo: Some(repo.clone()), tenant: principal.tenant, key: key.clone() };
+    // the key is released rather than left in flight for a day — unless a status was stored,
+    // which the key then stands for.
+    let progress = Progress::default();
+    let mut parts = parts;
+    parts.extensions.insert(progress.clone());
+    let guard =
+        Release { repo: Some(repo.clone()), tenant: principal.tenant, key: key.clone(), progress: progress.clone() };
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let repo = guard.disarm();
     let (parts, body) = response.into_parts();
@@ -97,9 +129,17 @@ async fn handle(config: Idempotency, request: Request, next: Next) -> Result<Res
             return Err(ApiError::internal().into_response());
         }
     };
-    // An internal error is not remembered: the client may try again with the same key. Other
-    // answers, failed publishes included (the status exists, failed), are replayed.
-    if parts.status == StatusCode::INTERNAL_SERVER_ERROR {
+    // What is remembered: the answer, if the request did something or was refused for good
+    // (failed publishes included: the status exists, failed); the stored status, if the
+    // request stored one and then failed inside; nothing, if it did nothing and may succeed
+    // when tried again (an internal error, a time-out, a rate limit), so the key can be reused.
+    let stored = progress.take();
+    let passing = parts.status == StatusCode::TOO_MANY_REQUESTS || parts.status.is_server_error();
+    if let (Some(stored), true) = (&stored, parts.status == StatusCode::INTERNAL_SERVER_ERROR) {
+        if let Err(error) = repo.complete(principal.tenant, &key, stored).await {
+            tracing::error!(%error, "an idempotent answer could not be stored");
+        }
+    } else if stored.is_none() && passing {
         if let Err(error) = repo.abandon(principal.tenant, &key).await {
             tracing::error!(%error, "an idempotency key could not be released");
         }
@@ -127,6 +167,7 @@ struct Release {
     repo: Option<std::sync::Arc<dyn IdempotencyRepository>>,
     tenant: TenantId,
     key: String,
+    progress: Progress,
 }
 
 impl Release {
@@ -138,10 +179,14 @@ impl Release {
 impl Drop for Release {
     fn drop(&mut self) {
         if let Some(repo) = self.repo.take() {
-            let (tenant, key) = (self.tenant, std::mem::take(&mut self.key));
+            let (tenant, key, stored) = (self.tenant, std::mem::take(&mut self.key), self.progress.take());
             tokio::spawn(async move {
-                if let Err(error) = repo.abandon(tenant, &key).await {
-                    tracing::error!(%error, "an idempotency key could not be released");
+                let outcome = match stored {
+                    Some(stored) => repo.complete(tenant, &key, &stored).await,
+                    None => repo.abandon(tenant, &key).await,
+                };
+                if let Err(error) = outcome {
+                    tracing::error!(%error, "an idempotency key could not be settled");
                 }
             });
         }

@@ -51,6 +51,9 @@ pub struct ApiState {
     pub sync_wait: Duration,
     /// `Idempotency-Key` records.
     pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// The sends and revokes the API started in tasks of their own, for shutdown to wait for:
+    /// a send is never cut off between WhatsApp and storage.
+    pub sends: tokio_util::task::TaskTracker,
 }
 
 /// The workers that run queued statuses.

@@ -225,10 +225,10 @@ impl WhatsAppDriver for SandboxDriver {
     /// unknown session sent nothing. A removed session's sends are forgotten with it.
     async fn reconcile(&self, session: &SessionKey, status: &Status) -> Result<SendCheck, DriverError> {
         let inner = self.lock();
-        let latest = inner
-            .devices
-            .get(session)
-            .and_then(|device| device.sent.iter().rev().find(|sent| sent.status_id == status.id()));
+        // A session this driver has no device for may have been sent through by another
+        // process (with a journal of its own): this one cannot tell.
+        let Some(device) = inner.devices.get(session) else { return Ok(SendCheck::Unknown) };
+        let latest = device.sent.iter().rev().find(|sent| sent.status_id == status.id());
         Ok(latest.map_or(SendCheck::NotSent, |sent| SendCheck::Sent(sent.message_id.clone())))
     }
 }

@@ -65,7 +65,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     let web = app.web.clone();
+    let sends = tokio_util::task::TaskTracker::new();
     let state = ApiState {
+        sends: sends.clone(),
         sessions: app.sessions,
         statuses: app.statuses,
         jobs: Some(Arc::new(WakeWorker(wake))),
@@ -103,22 +105,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let server = tokio::spawn(async move { server.await });
     tokio::pin!(server);
-    let deadline = async {
-        let _ = signalled_rx.await;
-        tokio::time::sleep(grace).await
+    // The grace period starts with the signal and covers requests and sends alike.
+    let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
+    tokio::spawn(async move {
+        if signalled_rx.await.is_ok() {
+            let _ = deadline_tx.send(Some(tokio::time::Instant::now() + grace));
+        }
+    });
+    let deadline = move || {
+        let mut rx = deadline_rx.clone();
+        async move {
+            let at = loop {
+                if let Some(at) = *rx.borrow_and_update() {
+                    break at;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::time::sleep_until(at).await
+        }
     };
-    tokio::pin!(deadline);
     tokio::select! {
         result = &mut server => result.context("server task")?.context("serving HTTP")?,
-        _ = &mut deadline => {
+        _ = deadline() => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
         }
     }
-    // No new requests: stop claiming jobs and let the sends under way finish.
+    // No new requests: stop claiming jobs and let the sends under way finish, those of the
+    // requests included.
     let _ = stop_worker.send(true);
+    sends.close();
     tokio::select! {
-        _ = worker => {}
-        _ = &mut deadline => tracing::warn!(?grace, "sends under way did not finish in time; stopping anyway"),
+        _ = async { let _ = worker.await; sends.wait().await } => {}
+        _ = deadline() => tracing::warn!(?grace, "sends under way did not finish in time; stopping anyway"),
     }
     // Then the webhook attempts under way (the dispatcher gives them a few seconds).
     let _ = stop_webhooks.send(());

@@ -121,6 +121,15 @@ pub async fn build(config: &Config, driver_use: DriverUse) -> anyhow::Result<App
         events: Arc::new(EventLog(nudge.clone())),
     };
     let jobs = &config.jobs;
+    let whatsapp = &config.whatsapp;
+    let longest_send = whatsapp.upload_timeout_secs + whatsapp.ack_timeout_secs;
+    if config.whatsapp.driver == Driver::Web && jobs.lease_secs <= longest_send {
+        anyhow::bail!(
+            "jobs.lease_secs ({}) must exceed the longest send, whatsapp.upload_timeout_secs + \
+             whatsapp.ack_timeout_secs ({longest_send}): another process would take over sends still under way",
+            jobs.lease_secs
+        );
+    }
     let secs = |s: u64| chrono::TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
     let policy = JobPolicy {
         lease: secs(jobs.lease_secs),

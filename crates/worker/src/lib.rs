@@ -18,6 +18,10 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use wastatus_domain::service::{PublishStatusError, Statuses};
 
+/// The shortest sleep between looks for due statuses, so that a due time in the past (a status
+/// that could not be claimed) does not spin the loop.
+const MIN_SLEEP: Duration = Duration::from_millis(10);
+
 /// How the worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -113,11 +117,19 @@ impl Worker {
                 // More may be due right now.
                 continue;
             }
-            let sleep = self.until_next_due().await.min(self.config.poll_interval);
+            let busy = permits.available_permits() == 0;
+            // With every slot busy there is nothing to claim: wait for a slot, not for a due
+            // time (which may well be now). Otherwise sleep until the next status falls due,
+            // at least a little, and at most a poll interval.
+            let sleep = if busy {
+                self.config.poll_interval
+            } else {
+                self.until_next_due().await.clamp(MIN_SLEEP, self.config.poll_interval)
+            };
             tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                _ = self.handle.wake.notified() => {}
-                _ = permits.clone().acquire_owned(), if permits.available_permits() == 0 => {}
+                _ = tokio::time::sleep(sleep), if !busy => {}
+                _ = self.handle.wake.notified(), if !busy => {}
+                _ = permits.clone().acquire_owned(), if busy => {}
                 _ = stop.changed() => {}
             }
         }

@@ -102,8 +102,9 @@ pub trait SessionRepository: Send + Sync {
     async fn list(&self, tenant: TenantId) -> Result<Vec<Session>, StorageError>;
     /// Every session of every tenant, for resuming them when the process starts.
     async fn list_all(&self) -> Result<Vec<Session>, StorageError>;
-    /// Stores the session's state and appends `events` to the outbox, in one transaction.
-    /// Returns whether the session existed (nothing is written if it did not).
+    /// Stores the session's state and appends `events` to the outbox, in one transaction, if
+    /// the state changes. Returns whether it stored anything: `false` if the session does not
+    /// exist or is already in `state` (then nothing is written).
     async fn set_state(
         &self,
         key: &SessionKey,

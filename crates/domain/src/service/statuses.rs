@@ -1,6 +1,9 @@
 //! Status use cases: publish (at once, queued or scheduled), run queued jobs, settle
 //! interrupted sends, cancel, revoke, read.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use crate::model::*;
 use crate::ports::*;
 
@@ -194,6 +197,28 @@ impl ErrorCode for RevokeStatusError {
 pub struct Statuses {
     ports: Ports,
     policy: JobPolicy,
+    /// The statuses this process is sending now: recovery leaves them alone even if their
+    /// lease ran out, so a slow send is never sent again beside itself.
+    running: Arc<Mutex<HashSet<StatusId>>>,
+}
+
+/// Marks a status as being sent by this process while it lives.
+struct Running {
+    running: Arc<Mutex<HashSet<StatusId>>>,
+    id: StatusId,
+}
+
+impl Running {
+    fn start(running: &Arc<Mutex<HashSet<StatusId>>>, id: StatusId) -> Self {
+        running.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+        Self { running: running.clone(), id }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    }
 }
 
 impl Statuses {
@@ -202,7 +227,7 @@ impl Statuses {
     }
 
     pub fn with_policy(ports: Ports, policy: JobPolicy) -> Self {
-        Self { ports, policy }
+        Self { ports, policy, running: Arc::default() }
     }
 
     pub fn policy(&self) -> &JobPolicy {
@@ -316,6 +341,7 @@ impl Statuses {
         mut status: Status,
         media: Option<PreparedMedia>,
     ) -> Result<Status, PublishStatusError> {
+        let _running = Running::start(&self.running, status.id());
         let session = status.session().clone();
         let driver = self.ports.driver.as_ref();
         let outcome = on_started(&self.ports, &session, || driver.publish(&session, &status, media.clone())).await;
@@ -430,6 +456,10 @@ impl Statuses {
         let stranded = self.ports.statuses.reclaim_expired(now, now + self.policy.lease, limit).await?;
         let mut settled = Vec::with_capacity(stranded.len());
         for mut status in stranded {
+            if self.running.lock().unwrap_or_else(PoisonError::into_inner).contains(&status.id()) {
+                // Still being sent here, only slowly: its own task settles it.
+                continue;
+            }
             let session = status.session().clone();
             let driver = self.ports.driver.as_ref();
             let check = on_started(&self.ports, &session, || driver.reconcile(&session, &status)).await;
@@ -454,7 +484,13 @@ impl Statuses {
                         Err(error) => tracing::error!(%error, "an interrupted send could not be settled"),
                     }
                 }
-                Ok(SendCheck::Unknown) | Err(_) => {
+                Err(error) => {
+                    // The driver cannot tell yet (say, the session is still connecting after a
+                    // restart): the status stays leased and is looked at again when the lease
+                    // runs out.
+                    tracing::warn!(status = %status.id(), %error, "an interrupted send could not be checked yet");
+                }
+                Ok(SendCheck::Unknown) => {
                     let failure = Failure {
                         code: FailureCode::OutcomeUnknown,
                         message: "the process stopped during the send and WhatsApp's answer is unknown; \

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wastatus_domain::service::{PublishContent, PublishMode, PublishStatus, PublishStatusError, Submitted};
@@ -20,6 +20,7 @@ use crate::ApiState;
 use crate::error::{ApiError, Problem};
 use crate::extract::scope::{StatusesRead, StatusesWrite};
 use crate::extract::{ApiJson, ApiQuery, SessionPath, StatusPath};
+use crate::idempotency::Progress;
 
 /// Publish a status (JSON, or a `multipart/form-data` upload).
 ///
@@ -61,6 +62,7 @@ pub async fn publish(
     State(state): State<ApiState>,
     SessionPath(session, _): SessionPath<StatusesWrite>,
     headers: HeaderMap,
+    progress: Option<Extension<Progress>>,
     body: PublishBody,
 ) -> Result<Response, ApiError> {
     let prefers_async = prefers_async(&headers);
@@ -69,7 +71,8 @@ pub async fn publish(
         command.mode = PublishMode::Queued;
     }
     let queued = command.mode != PublishMode::Now;
-    let (status, settled) = submit_publish(&state, command, Some(state.sync_wait)).await?;
+    let progress = progress.map(|Extension(p)| p);
+    let (status, settled) = submit_publish(&state, command, Some(state.sync_wait), progress.as_ref()).await?;
     let location = format!("/v1/statuses/{}", status.id());
     let code = if settled && !queued { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     let mut response = (code, [(header::LOCATION, location)], Json(Status::from(&status))).into_response();
@@ -94,9 +97,15 @@ pub(super) async fn submit_publish(
     state: &ApiState,
     command: PublishStatus,
     wait: Option<std::time::Duration>,
+    progress: Option<&Progress>,
 ) -> Result<(domain::Status, bool), ApiError> {
     let ready = state.statuses.prepare(command).await.map_err(publish_error)?;
-    let (status, media) = match state.statuses.submit(ready).await.map_err(publish_error)? {
+    let submitted = state.statuses.submit(ready).await.map_err(publish_error)?;
+    if let Some(progress) = progress {
+        let (Submitted::Queued(status) | Submitted::Claimed { status, .. }) = &submitted;
+        progress.stored(status);
+    }
+    let (status, media) = match submitted {
         Submitted::Queued(status) => {
             if let Some(jobs) = &state.jobs {
                 jobs.queued();
@@ -107,7 +116,7 @@ pub(super) async fn submit_publish(
     };
     let statuses = state.statuses.clone();
     let pending = status.clone();
-    let send = tokio::spawn(async move { statuses.execute(status, media).await });
+    let send = state.sends.spawn(async move { statuses.execute(status, media).await });
     let outcome = match wait {
         // Not waiting at all: the send goes on; the answer is the stored status.
         Some(wait) if wait.is_zero() => return Ok((pending, false)),
@@ -138,7 +147,7 @@ fn failed_publish(status: &domain::Status) -> ApiError {
 /// Runs a publish to its outcome the way every synchronous route does (the compatibility
 /// routes): see [`submit_publish`].
 pub(super) async fn run_publish(state: &ApiState, command: PublishStatus) -> Result<domain::Status, ApiError> {
-    submit_publish(state, command, None).await.map(|(status, _)| status)
+    submit_publish(state, command, None, None).await.map(|(status, _)| status)
 }
 
 /// Media refusals name the request member at fault, like other validation errors.
@@ -406,7 +415,8 @@ pub async fn revoke(
     StatusPath(principal, id, _): StatusPath<StatusesWrite>,
 ) -> Result<Json<Status>, ApiError> {
     let statuses = state.statuses.clone();
-    let outcome = tokio::spawn(async move { statuses.revoke(principal.tenant, id).await }).await.map_err(join_error)?;
+    let outcome =
+        state.sends.spawn(async move { statuses.revoke(principal.tenant, id).await }).await.map_err(join_error)?;
     let status = outcome.map_err(ApiError::from_use_case)?;
     Ok(Json(dto::Status::from(&status)))
 }

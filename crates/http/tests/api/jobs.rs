@@ -162,8 +162,12 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     post(&app, &key, &idem, text("twice")).await.problem(422, "idempotency_key_reused");
     // Keys belong to a tenant: another tenant's same key is its own.
     let other = app.tenant("Other").await;
-    let res = app.call("GET", "/v1/sessions", Some(&other), None).await;
-    assert_eq!(res.status, 200);
+    app.call("POST", "/v1/sessions", Some(&other), Some(json!({"id": "s1"}))).await;
+    app.call("POST", "/v1/sessions/s1/pair", Some(&other), Some(json!({"method": "qr"}))).await;
+    let theirs = post(&app, &other, &idem, text("once")).await;
+    assert_eq!(theirs.status, 201);
+    assert!(theirs.headers.get("idempotent-replayed").is_none());
+    assert_ne!(id_of(&theirs), id_of(&first));
     post(&app, &key, &[("idempotency-key", "")], text("x")).await.problem(422, "invalid_idempotency_key");
 
     // Revoking with a key is replayed too, rather than refused the second time.
@@ -209,4 +213,18 @@ async fn a_repeat_while_the_first_is_in_flight_is_a_conflict() {
     // The refusal is remembered like any answer.
     let third = post(&app, &key, &idem, body).await;
     assert_eq!((third.status, third.headers.get("idempotent-replayed").is_some()), (first.status, true));
+}
+
+#[tokio::test]
+async fn a_refusal_that_did_nothing_does_not_use_up_the_key() {
+    let app = TestApp::with_options(Options { pace: Some((60, 1)), ..Options::default() }).await;
+    let key = app.paired().await;
+    assert_eq!(post(&app, &key, &[], text("first")).await.status, 201);
+    let idem = [("idempotency-key", "paced")];
+    let paced = post(&app, &key, &idem, text("second")).await;
+    paced.problem(429, "publish_pace_exceeded");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let retried = post(&app, &key, &idem, text("second")).await;
+    assert_eq!(retried.status, 201, "the key was free again: {}", String::from_utf8_lossy(&retried.body));
+    assert!(retried.headers.get("idempotent-replayed").is_none());
 }

@@ -228,6 +228,7 @@ impl TestApp {
         let (stop_worker, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(worker.run(stopped));
         let state = ApiState {
+            sends: tokio_util::task::TaskTracker::new(),
             sessions: Sessions::new(ports.clone()),
             statuses,
             jobs: Some(Arc::new(Wake(wake))),

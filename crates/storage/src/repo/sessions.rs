@@ -90,7 +90,10 @@ impl SessionRepository for Storage {
         let update = session::Entity::update_many()
             .col_expr(Column::State, Expr::value(state.as_str()))
             .col_expr(Column::UpdatedAt, Expr::value(at))
-            .filter(is_session(key));
+            .filter(is_session(key))
+            // Only a change is stored, with its event: two callers that saw the same change
+            // do not both record it.
+            .filter(Column::State.ne(state.as_str()));
         let txn = self.begin_write().await.map_err(failed(DOING))?;
         if self.execute_in(&txn, update).await.map_err(failed(DOING))? == 0 {
             txn.rollback().await.map_err(failed(DOING))?;

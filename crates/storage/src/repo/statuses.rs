@@ -170,7 +170,9 @@ impl StatusRepository for Storage {
         Ok(true)
     }
 
-    /// Returned oldest due first (by `next_attempt_at`, then id).
+    /// Returned oldest due first (by `next_attempt_at`, then id). A claimed row this version
+    /// cannot read (written by a newer one) is logged and left out, not allowed to strand the
+    /// rest of the batch; it stays `sending` until a version that can read it reclaims it.
     async fn claim_due(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<Status>, StorageError> {
         const DOING: &str = "claiming due statuses";
         let sql = match self.backend {
@@ -179,7 +181,7 @@ impl StatusRepository for Storage {
         };
         let statement = self.raw_statement(sql, [now.into(), lease_until.into(), now.into(), i64::from(limit).into()]);
         let rows = self.write_returning::<status::Entity>(statement).await.map_err(failed(DOING))?;
-        let mut claimed = convert_all(DOING, rows, status_from_row)?;
+        let mut claimed = readable(DOING, rows);
         claimed.sort_by_key(|status| (status.schedule().next_attempt_at, status.id()));
         Ok(claimed)
     }
@@ -199,7 +201,7 @@ impl StatusRepository for Storage {
         };
         let statement = self.raw_statement(sql, [lease_until.into(), now.into(), i64::from(limit).into()]);
         let rows = self.write_returning::<status::Entity>(statement).await.map_err(failed(DOING))?;
-        let mut reclaimed = convert_all(DOING, rows, status_from_row)?;
+        let mut reclaimed = readable(DOING, rows);
         reclaimed.sort_by_key(|status| (status.updated_at(), status.id()));
         Ok(reclaimed)
     }
@@ -495,4 +497,17 @@ fn failure_from_columns(code: Option<String>, message: Option<String>) -> anyhow
         (None, None) => Ok(None),
         _ => bail!("a status with only one of failure_code and failure_message"),
     }
+}
+
+/// The statuses of claimed rows, row by row: an unreadable row is logged and left out, so the
+/// others (already claimed) still run.
+fn readable(doing: &'static str, rows: Vec<status::Model>) -> Vec<Status> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            status_from_row(row)
+                .map_err(|error| tracing::error!(status = %id, %doing, error = format!("{error:#}"), "a claimed status cannot be read"))
+                .ok()
+        })
+        .collect()
 }

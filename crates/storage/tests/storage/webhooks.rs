@@ -103,6 +103,11 @@ async fn given_event(db: &TestDb, key: &SessionKey, state: SessionState, at: Tim
     event
 }
 
+/// A state different from the one before, for tests that record many changes in a row.
+fn alternating(i: i64) -> SessionState {
+    if i % 2 == 0 { SessionState::Disconnected } else { SessionState::Connected }
+}
+
 /// A pending delivery of a ping to `endpoint`, due at `due`.
 fn ping_delivery(endpoint: &WebhookEndpoint, due: Timestamp) -> Delivery {
     let ping = Ping { id: EventId::from_uuid(Uuid::now_v7()), webhook: endpoint.id, occurred_at: due };
@@ -273,7 +278,7 @@ async fn fan_out_takes_each_event_once(db: TestDb) {
     let main = given_session(&db, "main").await;
     let hook = given_endpoint(&db, endpoint(main.tenant, at(1, 0))).await;
     for i in 0..5 {
-        given_event(&db, &main, SessionState::Disconnected, at(10 + i, 0)).await;
+        given_event(&db, &main, alternating(i), at(10 + i, 0)).await;
     }
     assert_eq!(outbox(&db).fan_out(3, at(20, 0), ids()).await.unwrap().events, 3);
     assert_eq!(outbox(&db).fan_out(3, at(21, 0), ids()).await.unwrap().events, 2);
@@ -309,7 +314,7 @@ async fn concurrent_fan_outs_never_share_an_event(db: TestDb) {
     let main = given_session(&db, "main").await;
     let hook = given_endpoint(&db, endpoint(main.tenant, at(1, 0))).await;
     for i in 0..60 {
-        given_event(&db, &main, SessionState::Connected, at(10, i)).await;
+        given_event(&db, &main, alternating(i64::from(i)), at(10, i)).await;
     }
     let other = db.another_process().await;
     let handles: Vec<_> = (0..6)

@@ -105,7 +105,11 @@ impl World {
 
     /// Stores `events` in the outbox the way a state change does, and wakes the dispatcher.
     async fn happen(&self, events: &[Event]) {
-        let stored = SessionRepository::set_state(&self.storage, &self.session, SessionState::Connected, now(), events);
+        // A real change each time (the same state twice is not stored again).
+        let current = SessionRepository::get(&self.storage, &self.session).await.unwrap().unwrap().state;
+        let next =
+            if current == SessionState::Connected { SessionState::Disconnected } else { SessionState::Connected };
+        let stored = SessionRepository::set_state(&self.storage, &self.session, next, now(), events);
         assert!(stored.await.unwrap());
         self.nudge.wake();
     }
