@@ -137,7 +137,8 @@ async fn a_status_scheduled_ahead_is_published_on_time_across_a_restart() {
         if status["state"] == "published" {
             break status;
         }
-        assert_eq!(status["state"], "scheduled", "{status}");
+        let state = status["state"].as_str().unwrap();
+        assert!(["scheduled", "accepted", "sending"].contains(&state), "on its way, not settled otherwise: {status}");
         assert!(started.elapsed() < Duration::from_secs(10), "not published: {status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
