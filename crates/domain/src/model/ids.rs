@@ -6,6 +6,8 @@ use uuid::Uuid;
 
 use super::InvalidValue;
 
+/// A UUID identifier type with `Display`, `FromStr` and transparent serde. Used by the other
+/// model modules too (webhooks' ids).
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -38,6 +40,8 @@ macro_rules! uuid_id {
         }
     };
 }
+
+pub(crate) use uuid_id;
 
 uuid_id!(
     /// A tenant: the unit of isolation. Every session, status and credential belongs to one.

@@ -13,46 +13,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ids::uuid_id;
 use super::{Event, EventId, EventKind, InvalidValue, PageLimit, SessionId, TenantId, Timestamp, UnknownVariant};
 
-macro_rules! webhook_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            pub const fn from_uuid(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            pub const fn as_uuid(&self) -> &Uuid {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = uuid::Error;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
-            }
-        }
-    };
-}
-
-webhook_id!(
+uuid_id!(
     /// A webhook endpoint (UUID v7).
     WebhookId
 );
-webhook_id!(
+uuid_id!(
     /// One delivery of one event to one endpoint, with all its attempts (UUID v7).
     DeliveryId
 );
