@@ -10,12 +10,13 @@ use std::collections::VecDeque;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::TimeDelta;
-use wastatus_domain::ports::{DriverError, Fault};
+use wastatus_domain::ports::{DriverError, Fault, Published};
 use wastatus_domain::{
-    MediaKind, MessageId, PairMethod, Pairing, PairingCode, PreparedMedia, QrCode, SessionKey, SessionState, Status,
-    StatusType, Timestamp,
+    Contact, MediaKind, MessageId, PairMethod, Pairing, PairingCode, PreparedMedia, QrCode, SessionCondition,
+    SessionKey, SessionState, StateReason, Status, StatusType, Timestamp,
 };
 
+use crate::audience;
 use crate::journal::{self, Journal, Record};
 use crate::records::{Revocation, SentMessage};
 use crate::rng::SplitMix64;
@@ -202,6 +203,39 @@ impl Device {
         }
     }
 
+    /// The state, with the reason for a disconnection (only faults disconnect a sandbox device).
+    pub(crate) fn condition(&self) -> SessionCondition {
+        let reason = matches!(self.link, Link::Disconnected).then(|| StateReason {
+            code: "offline",
+            message: "disconnected by a sandbox fault; it stays offline until reconnected or restarted".to_owned(),
+        });
+        SessionCondition { state: self.state(), reason }
+    }
+
+    /// The linked account's address book: the sandbox's contacts once linked, none before.
+    pub(crate) fn contacts(&self) -> Vec<Contact> {
+        match self.link {
+            Link::Connected | Link::Disconnected => audience::contacts(),
+            Link::Pairing(_) | Link::LoggedOut => Vec::new(),
+        }
+    }
+
+    /// Connects a disconnected device again (as a `Reconnect` fault does); harmless for one
+    /// that is connected or still pairing.
+    pub(crate) fn restart(
+        &mut self,
+        key: &SessionKey,
+        now: Timestamp,
+        journal: &mut Journal,
+    ) -> Result<SessionState, DriverError> {
+        match self.link {
+            Link::Disconnected => self.inject(key, Fault::Reconnect, 0, now, journal)?,
+            Link::LoggedOut => return Err(DriverError::LoggedOut),
+            Link::Connected | Link::Pairing(_) => {}
+        }
+        Ok(self.state())
+    }
+
     /// The QR code to scan now; only a device that is pairing has one.
     pub(crate) fn qr(&mut self, rng: &mut SplitMix64, now: Timestamp) -> Result<QrCode, DriverError> {
         match &mut self.link {
@@ -322,8 +356,9 @@ impl Device {
         Some(fault)
     }
 
-    /// Sends a status: refused unless online, failed if a fault is queued, else recorded under
-    /// the message id that `message_id` makes (called only for a send that goes through).
+    /// Sends a status: refused unless online, failed if a fault is queued or nobody in its
+    /// audience can be reached, else recorded under the message id that `message_id` makes
+    /// (called only for a send that goes through), with who it went to.
     pub(crate) fn publish(
         &mut self,
         key: &SessionKey,
@@ -332,9 +367,10 @@ impl Device {
         now: Timestamp,
         message_id: impl FnOnce() -> MessageId,
         journal: &mut Journal,
-    ) -> Result<MessageId, DriverError> {
+    ) -> Result<Published, DriverError> {
         check_media(status, media.as_ref())?;
         self.ensure_online()?;
+        let (recipients, reach) = audience::resolve(status, &self.contacts())?;
         if let Some(fault) = self.take_fault() {
             return Err(fault.error());
         }
@@ -347,11 +383,13 @@ impl Device {
             status.content(),
             media,
             status.view_once(),
+            recipients,
+            reach.unresolved.clone(),
             now,
         );
         journal.append(|| Record::Sent((&sent).into()))?;
         self.sent.push(sent);
-        Ok(id)
+        Ok(Published { message_id: id, reach })
     }
 
     /// Revokes a status that this device sent.

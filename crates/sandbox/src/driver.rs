@@ -7,8 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use wastatus_domain::ports::{Clock, DriverError, Fault, FaultInjector, SendCheck, SentRecord, WhatsAppDriver};
-use wastatus_domain::{MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status};
+use wastatus_domain::ports::{
+    Clock, DriverError, Fault, FaultInjector, Published, SendCheck, SentRecord, WhatsAppDriver,
+};
+use wastatus_domain::{
+    Contact, MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionCondition, SessionKey, SessionState, Status,
+};
 
 use crate::device::Device;
 use crate::journal::{Journal, Record};
@@ -169,8 +173,17 @@ impl WhatsAppDriver for SandboxDriver {
         Ok(devices.entry(session.clone()).or_insert_with(|| Device::new(rng)).state())
     }
 
-    async fn state(&self, session: &SessionKey) -> Result<SessionState, DriverError> {
-        self.with_device(session, |device, _, _, _| Ok(device.state()))
+    async fn state(&self, session: &SessionKey) -> Result<SessionCondition, DriverError> {
+        self.with_device(session, |device, _, _, _| Ok(device.condition()))
+    }
+
+    async fn restart(&self, session: &SessionKey) -> Result<SessionState, DriverError> {
+        let now = self.clock.now();
+        self.with_device(session, |device, _, _, journal| device.restart(session, now, journal))
+    }
+
+    async fn contacts(&self, session: &SessionKey) -> Result<Vec<Contact>, DriverError> {
+        self.with_device(session, |device, _, _, _| Ok(device.contacts()))
     }
 
     async fn pair(&self, session: &SessionKey, method: &PairMethod) -> Result<Pairing, DriverError> {
@@ -207,7 +220,7 @@ impl WhatsAppDriver for SandboxDriver {
         session: &SessionKey,
         status: &Status,
         media: Option<PreparedMedia>,
-    ) -> Result<MessageId, DriverError> {
+    ) -> Result<Published, DriverError> {
         let now = self.clock.now();
         self.with_device(session, |device, _, ids, journal| {
             device.publish(session, status, media, now, || ids.next(), journal)
@@ -229,7 +242,9 @@ impl WhatsAppDriver for SandboxDriver {
         // process (with a journal of its own): this one cannot tell.
         let Some(device) = inner.devices.get(session) else { return Ok(SendCheck::Unknown) };
         let latest = device.sent.iter().rev().find(|sent| sent.status_id == status.id());
-        Ok(latest.map_or(SendCheck::NotSent, |sent| SendCheck::Sent(sent.message_id.clone())))
+        Ok(latest.map_or(SendCheck::NotSent, |sent| {
+            SendCheck::Sent(Published { message_id: sent.message_id.clone(), reach: sent.reach() })
+        }))
     }
 }
 
@@ -253,6 +268,7 @@ impl FaultInjector for SandboxDriver {
                 message_id: sent.message_id.clone(),
                 status: sent.status_id,
                 status_type: sent.status_type,
+                recipients: sent.recipients.clone(),
                 sent_at: sent.sent_at,
             })
             .collect())

@@ -44,8 +44,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use wastatus_domain::ports::DriverError;
 use wastatus_domain::{
-    BackgroundColor, Caption, Font, MessageId, SessionId, SessionKey, StatusId, StatusText, StatusType, TenantId,
-    Timestamp,
+    BackgroundColor, Caption, Font, MessageId, Recipient, SessionId, SessionKey, StatusId, StatusText, StatusType,
+    TenantId, Timestamp,
 };
 
 use crate::records::{Revocation, SentMedia, SentMessage};
@@ -140,6 +140,11 @@ pub(crate) struct SentLine {
     caption: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     media: Option<MediaLine>,
+    /// Absent in lines written before audiences were recorded.
+    #[serde(default)]
+    recipients: Vec<Recipient>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unresolved: Vec<Recipient>,
 }
 
 /// What a `sent` line keeps of the media.
@@ -176,6 +181,8 @@ impl From<&SentMessage> for SentLine {
                 duration_secs: media.duration_secs,
                 thumbnail_is_placeholder: media.thumbnail_is_placeholder,
             }),
+            recipients: m.recipients.clone(),
+            unresolved: m.unresolved.clone(),
         }
     }
 }
@@ -216,6 +223,8 @@ impl SentLine {
                 thumbnail_is_placeholder: m.thumbnail_is_placeholder,
             }),
             view_once: self.view_once,
+            recipients: self.recipients,
+            unresolved: self.unresolved,
             sent_at: self.sent_at,
             revoked_at: None,
         })

@@ -13,6 +13,14 @@
 //! sent twice is recorded twice: the record is what proves that no status was sent more than
 //! once, and [`WhatsAppDriver::reconcile`] answers from it.
 //!
+//! # Audience
+//!
+//! A linked sandbox session has four contacts ([`audience::contacts`]); a status goes to the
+//! audience its request names (all contacts, an allowlist or a denylist), and the recipients
+//! of each send are recorded. A phone number is "on WhatsApp" unless it ends in `0000` (such
+//! recipients are reported as unresolved, and an audience of only those fails with
+//! `NoRecipients`); every LID is.
+//!
 //! # Persistence
 //!
 //! [`SandboxDriver::new`] and [`SandboxDriver::with_seed`] keep everything in memory: after a
@@ -59,6 +67,7 @@
 //! | `publish`        | `NotPaired`        | sent, or a fault  | `Disconnected`    | `LoggedOut`             |
 //! | `revoke`         | `NotPaired`        | sent, or `DeviceError` | `Disconnected` | `LoggedOut`           |
 //! | `logout`         | `NotPaired`        | → logged_out      | → logged_out      | `LoggedOut`             |
+//! | `restart`        | (stays)            | (stays)           | → connected       | `LoggedOut`             |
 //! | `Disconnect`     | `NotPaired`        | → disconnected    | (stays)           | `LoggedOut`             |
 //! | `Reconnect`      | `NotPaired`        | (stays)           | → connected       | `LoggedOut`             |
 //! | publish faults   | queued             | queued            | queued            | queued                  |
@@ -72,6 +81,7 @@
 //! [`FaultInjector::sent`]: wastatus_domain::ports::FaultInjector::sent
 //! [`WhatsAppDriver::reconcile`]: wastatus_domain::ports::WhatsAppDriver::reconcile
 
+pub mod audience;
 mod device;
 mod driver;
 mod journal;

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use serde::Serialize;
 use wastatus_domain::{
-    BackgroundColor, Caption, Font, MessageId, PreparedMedia, SessionId, StatusContent, StatusId, StatusText,
-    StatusType, TenantId, Timestamp,
+    BackgroundColor, Caption, Font, MessageId, PreparedMedia, Reach, Recipient, SessionId, StatusContent, StatusId,
+    StatusText, StatusType, TenantId, Timestamp,
 };
 
 /// A status the sandbox "sent" to WhatsApp: one per successful publish.
@@ -37,6 +37,10 @@ pub struct SentMessage {
     pub media: Option<SentMedia>,
     /// Whether it was sent as view-once.
     pub view_once: bool,
+    /// Who it was sent to.
+    pub recipients: Vec<Recipient>,
+    /// Who of its audience could not be reached (not on WhatsApp).
+    pub unresolved: Vec<Recipient>,
     /// When the sandbox accepted the send, by the driver's clock.
     pub sent_at: Timestamp,
     /// When it was first revoked, if it was.
@@ -54,6 +58,8 @@ impl SentMessage {
         content: &StatusContent,
         media: Option<PreparedMedia>,
         view_once: bool,
+        recipients: Vec<Recipient>,
+        unresolved: Vec<Recipient>,
         sent_at: Timestamp,
     ) -> Self {
         let mut sent = Self {
@@ -68,6 +74,8 @@ impl SentMessage {
             caption: None,
             media: media.map(SentMedia::from),
             view_once,
+            recipients,
+            unresolved,
             sent_at,
             revoked_at: None,
         };
@@ -81,6 +89,16 @@ impl SentMessage {
             StatusContent::Image(media) | StatusContent::Video(media) => sent.caption = media.caption.clone(),
         }
         sent
+    }
+}
+
+impl SentMessage {
+    /// Who the send reached, as the driver reported it.
+    pub fn reach(&self) -> Reach {
+        Reach {
+            recipients: u32::try_from(self.recipients.len()).unwrap_or(u32::MAX),
+            unresolved: self.unresolved.clone(),
+        }
     }
 }
 

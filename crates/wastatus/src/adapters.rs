@@ -6,10 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
 use wastatus_auth::KeyedLimiter;
-use wastatus_domain::ports::{Clock, DriverError, EventSink, IdGenerator, WhatsAppDriver};
+use wastatus_domain::ports::{Clock, DriverError, EventSink, IdGenerator, Published, WhatsAppDriver};
 use wastatus_domain::{
-    Event, EventKind, MessageId, PairMethod, Pairing, PreparedMedia, QrCode, SessionKey, SessionState, Status,
-    Timestamp,
+    Contact, Event, EventKind, PairMethod, Pairing, PreparedMedia, QrCode, SessionCondition, SessionKey, SessionState,
+    Status, Timestamp,
 };
 use wastatus_http::{JobQueue, RequestLimit};
 use wastatus_worker::WorkerHandle;
@@ -89,7 +89,13 @@ impl WhatsAppDriver for NoDriver {
     async fn start(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
         Err(Self::error())
     }
-    async fn state(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
+    async fn state(&self, _: &SessionKey) -> Result<SessionCondition, DriverError> {
+        Err(Self::error())
+    }
+    async fn restart(&self, _: &SessionKey) -> Result<SessionState, DriverError> {
+        Err(Self::error())
+    }
+    async fn contacts(&self, _: &SessionKey) -> Result<Vec<Contact>, DriverError> {
         Err(Self::error())
     }
     async fn pair(&self, _: &SessionKey, _: &PairMethod) -> Result<Pairing, DriverError> {
@@ -104,7 +110,7 @@ impl WhatsAppDriver for NoDriver {
     async fn remove(&self, _: &SessionKey) -> Result<(), DriverError> {
         Ok(())
     }
-    async fn publish(&self, _: &SessionKey, _: &Status, _: Option<PreparedMedia>) -> Result<MessageId, DriverError> {
+    async fn publish(&self, _: &SessionKey, _: &Status, _: Option<PreparedMedia>) -> Result<Published, DriverError> {
         Err(Self::error())
     }
     async fn revoke(&self, _: &SessionKey, _: &Status) -> Result<(), DriverError> {

@@ -93,13 +93,15 @@ pub struct WhatsApp {
     pub web_dir: std::path::PathBuf,
     /// Seconds a media upload to WhatsApp may take.
     pub upload_timeout_secs: u64,
-    /// Seconds to wait for WhatsApp's acknowledgement of a sent status.
+    /// Seconds to wait for WhatsApp's acknowledgement of each status stanza sent.
     pub ack_timeout_secs: u64,
     /// Seconds `POST …/pair` waits for the first QR code or pairing code.
     pub pair_wait_secs: u64,
-    /// Who sees statuses sent by the web driver: phone numbers or JIDs. Until audiences are
-    /// part of the API, this list is every session's audience; an empty list refuses to send.
-    pub audience: Vec<String>,
+    /// The most recipients the web driver encrypts one status stanza to (at least 1). A larger
+    /// audience is sent in chunks of this size, one after the other under the same message id,
+    /// each acknowledged by WhatsApp before the next goes; a send therefore takes longer as the
+    /// audience grows.
+    pub status_chunk_size: usize,
 }
 
 impl Default for WhatsApp {
@@ -111,7 +113,7 @@ impl Default for WhatsApp {
             upload_timeout_secs: 60,
             ack_timeout_secs: 20,
             pair_wait_secs: 15,
-            audience: Vec::new(),
+            status_chunk_size: 1_000,
         }
     }
 }
@@ -305,6 +307,15 @@ mod tests {
         assert!(c.media.allow_http);
         assert_eq!(c.media.max_video_seconds, 60, "unset media keys keep their defaults");
         assert_eq!(c.auth.jwt.secret.as_ref().unwrap().expose_secret(), "0123456789abcdef0123456789abcdef");
+    }
+
+    #[test]
+    fn the_status_chunk_size_is_read_and_the_old_audience_key_is_refused() {
+        assert_eq!(Config::load_from(Some(&write_toml("")), env(&[])).unwrap().whatsapp.status_chunk_size, 1000);
+        let c = Config::load_from(Some(&write_toml("[whatsapp]\nstatus_chunk_size = 250\n")), env(&[])).unwrap();
+        assert_eq!(c.whatsapp.status_chunk_size, 250);
+        // Audiences come with each status now.
+        assert!(Config::load_from(Some(&write_toml("[whatsapp]\naudience = [\"+15550100001\"]\n")), env(&[])).is_err());
     }
 
     #[test]

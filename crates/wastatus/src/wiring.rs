@@ -13,7 +13,7 @@ use wastatus_media::MediaPipeline;
 use wastatus_sandbox::SandboxDriver;
 use wastatus_storage::Storage;
 use wastatus_webhooks::{HttpSender, Nudge, SecretMint, TargetGuard};
-use wastatus_whatsapp::{StaticAudience, WebDriver, WebDriverConfig};
+use wastatus_whatsapp::{WebDriver, WebDriverConfig};
 
 use crate::adapters::{EventLog, KeyedLimit, NoDriver, SystemClock, UuidV7};
 use crate::config::{Config, Driver};
@@ -157,9 +157,11 @@ fn web_driver(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<WebDrive
     web.upload_timeout = Duration::from_secs(whatsapp.upload_timeout_secs);
     web.ack_timeout = Duration::from_secs(whatsapp.ack_timeout_secs);
     web.pair_wait = Duration::from_secs(whatsapp.pair_wait_secs);
-    let audience =
-        StaticAudience::new(&whatsapp.audience).map_err(|e| anyhow::anyhow!("invalid whatsapp.audience: {e}"))?;
-    WebDriver::builder(web, clock, Arc::new(audience)).build().context("starting the WhatsApp Web driver")
+    if whatsapp.status_chunk_size == 0 {
+        anyhow::bail!("whatsapp.status_chunk_size must be at least 1");
+    }
+    web.status_chunk_size = whatsapp.status_chunk_size;
+    WebDriver::builder(web, clock).build().context("starting the WhatsApp Web driver")
 }
 
 /// A keyed limit of `per_minute` with bursts of `burst`; `None` when `per_minute` is 0.

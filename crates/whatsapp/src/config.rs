@@ -7,10 +7,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceStore {
     /// One SQLite file per session, `<dir>/<tenant>/<session>.db` (with its `-wal` and `-shm`
-    /// companions), next to the session's send journal and status file. Survives restarts.
+    /// companions), next to the session's send journal, status file and contacts. Survives
+    /// restarts.
     Files(PathBuf),
     /// In memory: device state is lost when a session's client is rebuilt or the process ends.
-    /// For tests; the send journal and status file still go to the directory given.
+    /// For tests; the send journal, status file and contacts still go to the directory given.
     Memory(PathBuf),
 }
 
@@ -32,9 +33,18 @@ pub struct WebDriverConfig {
     /// How long a media upload may take, from the first byte to WhatsApp's answer
     /// (`whatsapp.upload_timeout_secs`, default 60 s). The upload is cancelled when it runs out.
     pub upload_timeout: Duration,
-    /// How long `publish` and `revoke` wait for the server's acknowledgement of the message
+    /// How long `publish` and `revoke` wait for the server's acknowledgement of each stanza
     /// after it was written to the socket (`whatsapp.ack_timeout_secs`, default 20 s).
     pub ack_timeout: Duration,
+    /// The most recipients one status stanza is encrypted to (`whatsapp.status_chunk_size`,
+    /// default 1,000). A larger audience is sent in chunks of this size, one after the other
+    /// under the same message id, each acknowledged by the server before the next goes.
+    /// Revocations go in the same chunks. Values below 1 count as 1.
+    pub status_chunk_size: usize,
+    /// How long a change to a session's contacts waits before the contact file is written, so
+    /// that a full address-book sync (one event per contact) is written once, not once per
+    /// contact; default 2 s. The file is also written when the session stops.
+    pub contacts_write_delay: Duration,
     /// How long `pair` and `qr` wait for WhatsApp to hand out a QR or pairing code when none is
     /// there yet (`whatsapp.pair_wait_secs`, default 15 s).
     pub pair_wait: Duration,
@@ -62,6 +72,8 @@ impl WebDriverConfig {
             store: DeviceStore::Files(dir.into()),
             upload_timeout: Duration::from_secs(60),
             ack_timeout: Duration::from_secs(20),
+            status_chunk_size: 1_000,
+            contacts_write_delay: Duration::from_secs(2),
             pair_wait: Duration::from_secs(15),
             http_timeout: Duration::from_secs(30),
             http_connect_timeout: Duration::from_secs(10),

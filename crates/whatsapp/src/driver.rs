@@ -1,6 +1,7 @@
 //! [`WebDriver`]: the sessions, and the domain's driver port on them.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -8,10 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use tokio::sync::Mutex;
-use wastatus_domain::ports::{Clock, DriverError, SendCheck, WhatsAppDriver};
+use wastatus_domain::ports::{Clock, DriverError, Published, SendCheck, WhatsAppDriver};
 use wastatus_domain::{
-    MediaKind, MessageId, PairMethod, Pairing, PairingCode, PreparedMedia, QrCode, SessionKey, SessionState, Status,
-    StatusContent, StatusType,
+    Audience, Contact, MediaKind, MessageId, PairMethod, Pairing, PairingCode, PreparedMedia, QrCode, Reach, Recipient,
+    SessionCondition, SessionKey, SessionState, Status, StatusContent, StatusType,
 };
 use whatsapp_rust::http::HttpClient;
 use whatsapp_rust::pair_code::PairCodeOptions;
@@ -19,13 +20,13 @@ use whatsapp_rust::transport::{TokioWebSocketTransportFactory, TransportFactory}
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::waproto::whatsapp::message::extended_text_message::FontType;
-use whatsapp_rust::{Client, Jid, StatusSendOptions, UploadOptions};
+use whatsapp_rust::{Client, IsOnWhatsAppResult, Jid, StatusSendOptions, UploadOptions};
 
-use crate::audience::AudienceProvider;
 use crate::config::WebDriverConfig;
 use crate::errors::{self, Stage};
 use crate::http::ReqwestHttpClient;
-use crate::ledger::{Entry, Outcome};
+use crate::ledger::{self, Entry, Outcome};
+use crate::send::{ClientSender, StatusSender};
 use crate::session::{Ack, Deps, Paths, Session};
 use crate::state::{Connection, Link, SessionStatus};
 
@@ -38,7 +39,8 @@ const PAIRING_CODE_TTL: TimeDelta = TimeDelta::seconds(180);
 /// Sessions are started with [`WhatsAppDriver::start`] (on boot, for every stored session,
 /// and on first use) and run until [`WhatsAppDriver::remove`] or [`WebDriver::shutdown`]. Each
 /// keeps its device state (keys, the linked account) in `<dir>/<tenant>/<session>.db`, its send
-/// journal in `<session>.sends.jsonl` and its terminal reason in `<session>.status.json`.
+/// journal in `<session>.sends.jsonl`, its terminal reason in `<session>.status.json` and the
+/// linked account's contacts in `<session>.contacts.json`.
 ///
 /// Cheap to clone: clones share the sessions.
 #[derive(Clone)]
@@ -48,7 +50,7 @@ pub struct WebDriver {
 
 struct Inner {
     deps: Deps,
-    audience: Arc<dyn AudienceProvider>,
+    sender: Arc<dyn StatusSender>,
     sessions: Mutex<HashMap<SessionKey, Arc<Session>>>,
     shutting_down: AtomicBool,
 }
@@ -57,9 +59,9 @@ struct Inner {
 pub struct WebDriverBuilder {
     config: WebDriverConfig,
     clock: Arc<dyn Clock>,
-    audience: Arc<dyn AudienceProvider>,
     transport: Option<Arc<dyn TransportFactory>>,
     http: Option<Arc<dyn HttpClient>>,
+    sender: Option<Arc<dyn StatusSender>>,
 }
 
 impl WebDriverBuilder {
@@ -75,6 +77,13 @@ impl WebDriverBuilder {
         self
     }
 
+    /// Replaces how status stanzas are sent (tests watch the chunks and answer with acks).
+    #[cfg(feature = "testing")]
+    pub fn status_sender(mut self, sender: Arc<dyn StatusSender>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
     pub fn build(self) -> anyhow::Result<WebDriver> {
         let http = match self.http {
             Some(http) => http,
@@ -85,7 +94,7 @@ impl WebDriverBuilder {
         Ok(WebDriver {
             inner: Arc::new(Inner {
                 deps,
-                audience: self.audience,
+                sender: self.sender.unwrap_or_else(|| Arc::new(ClientSender)),
                 sessions: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
             }),
@@ -99,20 +108,118 @@ pub struct PublishReport {
     pub message_id: MessageId,
     /// The recipients it was encrypted to (LIDs), the sender's own account excluded.
     pub recipients: Vec<String>,
-    /// The audience's phone numbers that have no WhatsApp account (or could not be resolved).
-    pub unresolved: Vec<String>,
+    /// The people of the audience who have no WhatsApp account (or could not be looked up).
+    pub unresolved: Vec<Recipient>,
+}
+
+impl PublishReport {
+    /// What the port reports.
+    pub fn published(self) -> Published {
+        let recipients = u32::try_from(self.recipients.len()).unwrap_or(u32::MAX);
+        Published { message_id: self.message_id, reach: Reach { recipients, unresolved: self.unresolved } }
+    }
+}
+
+/// Who a status goes to.
+struct Resolved {
+    /// LIDs, sorted, without the sender's own account.
+    recipients: Vec<Jid>,
+    unresolved: Vec<Recipient>,
+}
+
+/// Whether each step of a send goes to the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Journal {
+    /// A status: every chunk's steps are journaled, for `reconcile` and for late acks.
+    Steps,
+    /// A revocation: only its end is journaled, by the caller.
+    Off,
+}
+
+/// What is being sent, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    Status,
+    Revocation,
+}
+
+impl What {
+    /// Where a send that stopped after `done` of `total` recipients leaves things.
+    fn progress(self, done: usize, total: usize) -> String {
+        match self {
+            What::Status => format!("{done} of {total} recipients already got the status, so it is not sent again"),
+            What::Revocation => format!("the revocation reached {done} of {total} recipients"),
+        }
+    }
+
+    fn unconfirmed(self) -> &'static str {
+        match self {
+            What::Status => "the status may or may not be visible",
+            What::Revocation => "the status may or may not have been deleted",
+        }
+    }
+}
+
+/// One message to send in chunks.
+struct Outgoing<'a> {
+    message: &'a wa::Message,
+    message_id: &'a str,
+    recipients: &'a [Jid],
+    /// The chunks, as ranges of `recipients`, in sending order.
+    chunks: Vec<Range<usize>>,
+    journal: Journal,
+    what: What,
+}
+
+/// The error of a send that stopped after some recipients got the message: it says how many,
+/// and is never one that makes the status be sent again (a duplicate for those who have it).
+fn after_partial(error: DriverError, written: Written, done: usize, total: usize, what: What) -> DriverError {
+    let progress = what.progress(done, total);
+    match error {
+        DriverError::ServerRejected(why) => DriverError::ServerRejected(format!("{why}; {progress}")),
+        DriverError::Unconfirmed(why) => DriverError::Unconfirmed(format!("{why}; {progress}")),
+        DriverError::DeviceError(why) => DriverError::DeviceError(format!("{why}; {progress}")),
+        DriverError::Other(cause) => DriverError::Other(cause.context(progress)),
+        other => match written {
+            Written::No => DriverError::DeviceError(format!("{other}; {progress}")),
+            Written::Maybe => DriverError::Unconfirmed(format!(
+                "{other} while the next recipients' stanza was being written, and {}; {progress}",
+                what.unconfirmed()
+            )),
+        },
+    }
+}
+
+/// Whether a failed send may have written its stanza.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    No,
+    Maybe,
+}
+
+/// The message that deletes the status `message_id` from its recipients' phones.
+fn revocation(message_id: &str) -> wa::Message {
+    use whatsapp_rust::waproto::buffa::MessageField;
+    wa::Message {
+        protocol_message: MessageField::some(wa::message::ProtocolMessage {
+            key: MessageField::some(wa::MessageKey {
+                remote_jid: Some(Jid::status_broadcast().to_string()),
+                from_me: Some(true),
+                id: Some(message_id.to_owned()),
+                ..Default::default()
+            }),
+            r#type: Some(wa::message::protocol_message::Type::REVOKE),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 impl WebDriver {
-    /// A driver with `config`, reading time from `clock` and the recipients of each status from
-    /// `audience`, talking to WhatsApp over its WebSocket and reqwest (override both with the
-    /// builder's methods).
-    pub fn builder(
-        config: WebDriverConfig,
-        clock: Arc<dyn Clock>,
-        audience: Arc<dyn AudienceProvider>,
-    ) -> WebDriverBuilder {
-        WebDriverBuilder { config, clock, audience, transport: None, http: None }
+    /// A driver with `config`, reading time from `clock`, talking to WhatsApp over its
+    /// WebSocket and reqwest (override both with the builder's methods).
+    pub fn builder(config: WebDriverConfig, clock: Arc<dyn Clock>) -> WebDriverBuilder {
+        WebDriverBuilder { config, clock, transport: None, http: None, sender: None }
     }
 
     /// The settings it runs with.
@@ -128,10 +235,9 @@ impl WebDriver {
         self.inner.sessions.lock().await.get(key).cloned().ok_or(DriverError::UnknownSession)
     }
 
-    /// Everything known about a session: its state, why it is not connected (a terminal reason
-    /// such as `replaced`, `banned` or `logged_out`, or the last connection error), the QR or
-    /// pairing code on offer. The port's `state` carries only the first; the API should show the
-    /// reason too.
+    /// Everything known about a session: its state and the reason for it (the port's `state`),
+    /// how it is linked and connected, its terminal reason, the QR or pairing code on offer,
+    /// the linked account.
     pub async fn status(&self, key: &SessionKey) -> Result<SessionStatus, DriverError> {
         Ok(self.session(key).await?.core.status())
     }
@@ -261,58 +367,82 @@ impl WebDriver {
         session.client().ok_or(DriverError::Disconnected)
     }
 
-    /// The audience of `status`, resolved to LIDs: phone numbers are looked up (usync) unless
-    /// the device already knows their LID. Fails when nobody is left.
+    /// The audience, resolved to LIDs: drawn from the account's contacts (for `contacts` and
+    /// `denylist`) or the allowlist; LIDs as they are, phone numbers through the device's
+    /// LID-PN cache and else a usync look-up (in batches of the chunk size). The sender's own
+    /// account is left out (it sees its statuses anyway). Nobody left is
+    /// [`DriverError::NoRecipients`].
     async fn recipients(
         &self,
         session: &Session,
         client: &Client,
-        status: &Status,
-    ) -> Result<(Vec<Jid>, Vec<String>), DriverError> {
-        let audience = self.inner.audience.audience(&session.core.key, status).await.map_err(|e| {
-            DriverError::Other(e.context(format!("finding the audience of session {}", session.core.key)))
-        })?;
-        if audience.is_empty() {
-            return Err(DriverError::DeviceError(
-                "the status has no audience: no recipient is configured for this session".to_owned(),
+        audience: &Audience,
+    ) -> Result<Resolved, DriverError> {
+        let contacts = session.core.contacts.list();
+        if contacts.is_empty() && !matches!(audience, Audience::Allowlist { .. }) {
+            return Err(DriverError::NoRecipients(format!(
+                "the {} audience is drawn from the linked account's contacts, and its address book has not \
+                 been synced yet (WhatsApp sends it after the device is linked); try again later, or publish \
+                 to an allowlist",
+                audience.mode()
+            )));
+        }
+        let chosen = audience.select(&contacts);
+        if chosen.is_empty() {
+            return Err(DriverError::NoRecipients(
+                "nobody to send to: the deny list names every contact of the linked account".to_owned(),
             ));
         }
-        let mut resolved = Vec::new();
-        let mut unknown = Vec::new();
-        for jid in audience {
-            if jid.is_lid() {
-                resolved.push(jid.to_non_ad());
-                continue;
-            }
-            match client.get_lid_pn_entry(&jid).await {
-                Ok(Some(entry)) => resolved.push(Jid::lid(&*entry.lid)),
-                _ => unknown.push(jid.to_non_ad()),
-            }
-        }
-        let mut unresolved = Vec::new();
-        if !unknown.is_empty() {
-            let answers =
-                client.contacts().is_on_whatsapp(&unknown).await.map_err(|e| errors::classify(Stage::Resolve, &e))?;
-            for jid in unknown {
-                let answer = answers.iter().find(|a| a.jid.user == jid.user || a.pn_jid.as_ref() == Some(&jid));
-                match answer.and_then(|a| a.is_registered.then_some(a.lid.clone()).flatten()) {
-                    Some(lid) => resolved.push(lid.to_non_ad()),
-                    None => unresolved.push(jid.user.to_string()),
+        let mut resolved = Vec::with_capacity(chosen.len());
+        let mut unknown: Vec<(Recipient, Jid)> = Vec::new();
+        for recipient in chosen {
+            match &recipient {
+                Recipient::Lid(lid) => resolved.push(Jid::lid(lid.as_str())),
+                Recipient::Phone(phone) => {
+                    let jid = Jid::pn(phone.as_str());
+                    match client.get_lid_pn_entry(&jid).await {
+                        Ok(Some(entry)) => resolved.push(Jid::lid(&*entry.lid)),
+                        _ => unknown.push((recipient, jid)),
+                    }
                 }
             }
         }
-        resolved.sort_by_key(|jid| jid.to_string());
+        let mut unresolved = Vec::new();
+        for batch in unknown.chunks(self.config().status_chunk_size.max(1)) {
+            let jids: Vec<Jid> = batch.iter().map(|(_, jid)| jid.clone()).collect();
+            let answers =
+                client.contacts().is_on_whatsapp(&jids).await.map_err(|e| errors::classify(Stage::Resolve, &e))?;
+            let mut by_user: HashMap<String, &IsOnWhatsAppResult> = HashMap::with_capacity(answers.len());
+            for answer in &answers {
+                by_user.insert(answer.jid.user.to_string(), answer);
+                if let Some(pn) = &answer.pn_jid {
+                    by_user.insert(pn.user.to_string(), answer);
+                }
+            }
+            for (recipient, jid) in batch {
+                let lid = by_user.get(&jid.user.to_string()).filter(|a| a.is_registered).and_then(|a| a.lid.as_ref());
+                match lid {
+                    Some(lid) => resolved.push(lid.to_non_ad()),
+                    None => unresolved.push(recipient.clone()),
+                }
+            }
+        }
+        let device = client.persistence_manager().get_device_snapshot();
+        let own: Vec<String> = [&device.lid, &device.pn].into_iter().flatten().map(|j| j.user.to_string()).collect();
+        resolved.retain(|jid| !own.contains(&jid.user.to_string()));
+        resolved.sort_by_cached_key(ToString::to_string);
         resolved.dedup();
         if resolved.is_empty() {
-            return Err(DriverError::DeviceError(format!(
+            return Err(DriverError::NoRecipients(format!(
                 "none of the audience could be resolved to a WhatsApp account ({} unresolved)",
                 unresolved.len()
             )));
         }
         if !unresolved.is_empty() {
-            tracing::warn!(session = %session.core.key, unresolved = ?unresolved, "some of the audience is not on WhatsApp");
+            let unresolved = unresolved.len();
+            tracing::warn!(session = %session.core.key, unresolved, "some of the audience is not on WhatsApp");
         }
-        Ok((resolved, unresolved))
+        Ok(Resolved { recipients: resolved, unresolved })
     }
 
     /// [`WhatsAppDriver::publish`], also saying who received the status and who could not.
@@ -325,74 +455,120 @@ impl WebDriver {
         check_media(status, media.as_ref())?;
         let session = self.session(key).await?;
         let client = self.sender(&session)?;
-        let (recipients, unresolved) = self.recipients(&session, &client, status).await?;
+        let Resolved { recipients, unresolved } = self.recipients(&session, &client, status.audience()).await?;
         let message = self.message(&client, status, media).await?;
         let message_id = client.generate_message_id();
         let ids: Vec<String> = recipients.iter().map(ToString::to_string).collect();
-        let core = &session.core;
-        let ack = core.expect_ack(&message_id);
+        let chunk_size = self.config().status_chunk_size.max(1);
         let intent = Entry::Intent {
             status: status.id().to_string(),
             message_id: message_id.clone(),
             recipients: ids.clone(),
+            chunk_size: Some(chunk_size),
             at: self.clock().now(),
         };
-        if let Err(e) = core.ledger.append(intent).await {
-            core.forget_ack(&message_id);
-            return Err(DriverError::Other(anyhow::anyhow!("recording the send in the journal: {e}")));
-        }
-        let options = StatusSendOptions { message_id: Some(message_id.clone()), ..Default::default() };
-        let sent = client.status().send_raw(message, &recipients, options).await;
-        if let Err(e) = sent {
-            core.forget_ack(&message_id);
-            let error = errors::classify_send(&e);
-            tracing::warn!(session = %key, status = %status.id(), error = %e, "the status could not be sent");
-            if errors::certainly_not_sent(&e) {
-                self.journal(&session, Entry::NotSent { message_id, reason: e.to_string(), at: self.clock().now() })
-                    .await;
-            }
+        session
+            .core
+            .ledger
+            .append(intent)
+            .await
+            .map_err(|e| DriverError::Other(anyhow::anyhow!("recording the send in the journal: {e}")))?;
+        let outgoing = Outgoing {
+            message: &message,
+            message_id: &message_id,
+            recipients: &recipients,
+            chunks: ledger::chunks(recipients.len(), chunk_size),
+            journal: Journal::Steps,
+            what: What::Status,
+        };
+        if let Err(error) = self.send_chunks(&session, &client, outgoing).await {
+            tracing::warn!(session = %key, status = %status.id(), %error, "the status could not be sent");
             return Err(error);
         }
-        self.journal(&session, Entry::Written { message_id: message_id.clone(), at: self.clock().now() }).await;
-        self.await_ack(&session, &message_id, ack).await?;
         let message_id = MessageId::new(message_id.clone())
             .map_err(|e| DriverError::Other(anyhow::anyhow!("WhatsApp message id {message_id:?}: {}", e.message)))?;
         Ok(PublishReport { message_id, recipients: ids, unresolved })
     }
 
-    /// Waits for the server's verdict on a message and records it.
-    async fn await_ack(
-        &self,
-        session: &Session,
-        message_id: &str,
-        ack: tokio::sync::oneshot::Receiver<Ack>,
-    ) -> Result<(), DriverError> {
-        let wait = self.config().ack_timeout;
-        let at = || self.clock().now();
-        match tokio::time::timeout(wait, ack).await {
-            Ok(Ok(Ack::Accepted)) => {
-                let entry = Entry::Acked { message_id: message_id.to_owned(), at: at() };
-                session.core.ledger.append(entry).await.map_err(|e| {
-                    DriverError::Other(anyhow::anyhow!("recording the acknowledgement in the journal: {e}"))
-                })?;
-                Ok(())
+    /// Sends a message chunk by chunk, one after the other under the same message id: each
+    /// chunk's stanza goes to its recipients' devices and must be acknowledged by the server
+    /// (within the ack time-out) before the next goes. The first chunk's failure is the
+    /// send's; a later one's says how many recipients already got the message.
+    async fn send_chunks(&self, session: &Session, client: &Client, out: Outgoing<'_>) -> Result<(), DriverError> {
+        let core = &session.core;
+        let id = out.message_id;
+        let total = out.recipients.len();
+        let count = out.chunks.len();
+        let mut done = 0;
+        for (index, range) in out.chunks.iter().enumerate() {
+            let chunk = Some(index);
+            let partial = |error: DriverError, written: Written| match done {
+                0 => error,
+                done => after_partial(error, written, done, total, out.what),
+            };
+            let ack = core.expect_ack(id);
+            let options = StatusSendOptions { message_id: Some(id.to_owned()), ..Default::default() };
+            let recipients = &out.recipients[range.clone()];
+            if let Err(e) = self.inner.sender.send(client, out.message.clone(), recipients, options).await {
+                core.forget_ack(id);
+                let written = if errors::certainly_not_sent(&e) { Written::No } else { Written::Maybe };
+                let key = &core.key;
+                tracing::warn!(session = %key, message = id, chunk = index, error = %e, "a status stanza failed");
+                if out.journal == Journal::Steps && written == Written::No {
+                    let entry = Entry::NotSent {
+                        message_id: id.to_owned(),
+                        chunk,
+                        reason: e.to_string(),
+                        at: self.clock().now(),
+                    };
+                    self.journal(session, entry).await;
+                }
+                return Err(partial(errors::classify_send(&e), written));
             }
-            Ok(Ok(Ack::Rejected(code))) => {
-                self.journal(
-                    session,
-                    Entry::Rejected { message_id: message_id.to_owned(), code: code.clone(), at: at() },
-                )
-                .await;
-                Err(DriverError::ServerRejected(format!("error {code}")))
+            if out.journal == Journal::Steps {
+                self.journal(session, Entry::Written { message_id: id.to_owned(), chunk, at: self.clock().now() })
+                    .await;
             }
-            Ok(Err(_)) | Err(_) => {
-                session.core.forget_ack(message_id);
-                Err(DriverError::ServerRejected(format!(
-                    "no acknowledgement from the WhatsApp server within {} s; the status may or may not be visible",
-                    wait.as_secs()
-                )))
+            let wait = self.config().ack_timeout;
+            match tokio::time::timeout(wait, ack).await {
+                Ok(Ok(Ack::Accepted)) => {
+                    if out.journal == Journal::Steps {
+                        self.journal(
+                            session,
+                            Entry::Acked { message_id: id.to_owned(), chunk, at: self.clock().now() },
+                        )
+                        .await;
+                    }
+                    done += range.len();
+                }
+                Ok(Ok(Ack::Rejected(code))) => {
+                    if out.journal == Journal::Steps {
+                        let entry = Entry::Rejected {
+                            message_id: id.to_owned(),
+                            chunk,
+                            code: code.clone(),
+                            at: self.clock().now(),
+                        };
+                        self.journal(session, entry).await;
+                    }
+                    return Err(partial(DriverError::ServerRejected(format!("error {code}")), Written::No));
+                }
+                Ok(Err(_)) | Err(_) => {
+                    core.forget_ack(id);
+                    let whom = match count {
+                        1 => String::new(),
+                        _ => format!(" for recipients {} to {}", range.start + 1, range.end),
+                    };
+                    let why = format!(
+                        "no acknowledgement from the WhatsApp server within {} s{whom}; {}",
+                        wait.as_secs(),
+                        out.what.unconfirmed()
+                    );
+                    return Err(partial(DriverError::Unconfirmed(why), Written::Maybe));
+                }
             }
         }
+        Ok(())
     }
 
     /// Appends to the journal, logging a failure (for facts whose loss only makes a later
@@ -556,8 +732,14 @@ impl WhatsAppDriver for WebDriver {
         Ok(state)
     }
 
-    async fn state(&self, session: &SessionKey) -> Result<SessionState, DriverError> {
-        Ok(self.session(session).await?.core.state())
+    /// The state with its reason (see [`crate::state`] for the codes).
+    async fn state(&self, session: &SessionKey) -> Result<SessionCondition, DriverError> {
+        Ok(self.session(session).await?.core.condition())
+    }
+
+    /// [`WebDriver::reconnect`].
+    async fn restart(&self, session: &SessionKey) -> Result<SessionState, DriverError> {
+        self.reconnect(session).await
     }
 
     /// By QR: the current code, or the first of a new round (waiting up to `pair_wait` for
@@ -615,7 +797,7 @@ impl WhatsAppDriver for WebDriver {
                         .build(),
                 );
                 running.core.on_event(&event);
-                running.core.paths.wipe_device().map_err(|e| {
+                running.core.wipe_device().map_err(|e| {
                     DriverError::Other(anyhow::anyhow!("wiping the device state of session {session}: {e}"))
                 })?;
             }
@@ -625,10 +807,12 @@ impl WhatsAppDriver for WebDriver {
         Ok(())
     }
 
-    /// Stops the session's client and deletes its device state, journal and status file.
+    /// Stops the session's client and deletes its device state, journal, contacts and status
+    /// file.
     async fn remove(&self, session: &SessionKey) -> Result<(), DriverError> {
         let running = self.inner.sessions.lock().await.remove(session);
         if let Some(running) = &running {
+            running.core.contacts.close();
             running.stop(self.config().shutdown_grace).await;
             running.core.ledger.wipe().map_err(|e| DriverError::Other(e.into()))?;
         }
@@ -638,15 +822,16 @@ impl WhatsAppDriver for WebDriver {
         Ok(())
     }
 
-    /// Uploads the media (if any) within the upload time-out, posts the status to the audience
-    /// (resolved to LIDs) under a message id recorded in the journal first, and returns it once
-    /// the server acknowledged it (within the ack time-out).
+    /// Uploads the media (if any) within the upload time-out, resolves the audience, posts the
+    /// status under a message id recorded in the journal first (in chunks of
+    /// [`WebDriverConfig::status_chunk_size`] recipients), and returns once the server
+    /// acknowledged every chunk (each within the ack time-out).
     async fn publish(
         &self,
         session: &SessionKey,
         status: &Status,
         media: Option<PreparedMedia>,
-    ) -> Result<MessageId, DriverError> {
+    ) -> Result<Published, DriverError> {
         let report = self.publish_with_report(session, status, media).await?;
         if !report.unresolved.is_empty() {
             tracing::info!(
@@ -657,11 +842,17 @@ impl WhatsAppDriver for WebDriver {
                 "status published to part of its audience"
             );
         }
-        Ok(report.message_id)
+        Ok(report.published())
     }
 
-    /// Revokes a status for the recipients it was posted to (from the journal; the current
-    /// audience if the journal does not know it), and waits for the server's ack.
+    /// The contacts WhatsApp synced from the linked account's address book, in a stable order.
+    async fn contacts(&self, session: &SessionKey) -> Result<Vec<Contact>, DriverError> {
+        Ok(self.session(session).await?.core.contacts.list())
+    }
+
+    /// Revokes a status for the recipients it was posted to, in the chunks it was posted in
+    /// (from the journal; the current audience if the journal does not know it), each chunk
+    /// acknowledged by the server before the next.
     async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError> {
         let message_id = status
             .message_id()
@@ -670,37 +861,54 @@ impl WhatsAppDriver for WebDriver {
             .to_owned();
         let running = self.session(session).await?;
         let client = self.sender(&running)?;
-        let recipients: Vec<Jid> = match running.core.ledger.message(&message_id) {
-            Some(record) => record.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
-            None => self.recipients(&running, &client, status).await?.0,
+        let chunk_size = self.config().status_chunk_size.max(1);
+        let journaled = running.core.ledger.message(&message_id).and_then(|record| {
+            let recipients: Result<Vec<Jid>, _> = record.recipients.iter().map(|r| r.parse::<Jid>()).collect();
+            recipients.ok().map(|recipients| (recipients, record.chunks))
+        });
+        let (recipients, chunks) = match journaled {
+            Some(known) => known,
+            None => {
+                let recipients = self.recipients(&running, &client, status.audience()).await?.recipients;
+                let chunks = ledger::chunks(recipients.len(), chunk_size);
+                (recipients, chunks)
+            }
         };
         let revoke_id = client.generate_message_id();
-        let ack = running.core.expect_ack(&revoke_id);
-        let options = StatusSendOptions { message_id: Some(revoke_id.clone()), ..Default::default() };
-        if let Err(e) = client.status().revoke(message_id.clone(), &recipients, options).await {
-            running.core.forget_ack(&revoke_id);
-            return Err(errors::classify_send(&e));
-        }
-        self.await_ack(&running, &revoke_id, ack).await?;
+        let message = revocation(&message_id);
+        let outgoing = Outgoing {
+            message: &message,
+            message_id: &revoke_id,
+            recipients: &recipients,
+            chunks,
+            journal: Journal::Off,
+            what: What::Revocation,
+        };
+        self.send_chunks(&running, &client, outgoing).await?;
         self.journal(&running, Entry::Revoked { message_id, at: self.clock().now() }).await;
         Ok(())
     }
 
-    /// From the send journal: `Sent` once the server acknowledged the message; `NotSent` if no
-    /// send was ever started for the status, or the last one failed before anything was written
-    /// or was rejected; `Unknown` if the stanza may have left without a verdict recorded.
+    /// From the send journal: `Sent` once the server acknowledged every chunk of the message
+    /// (with the number of recipients it was sent to; who could not be resolved is not
+    /// journaled); `NotSent` if no send was ever started for the status, or the last one
+    /// failed (or was rejected) at its first chunk before anything else went; `Unknown` if a
+    /// stanza may have left without a verdict recorded, or only some chunks were delivered.
     async fn reconcile(&self, session: &SessionKey, status: &Status) -> Result<SendCheck, DriverError> {
         let running = self.session(session).await?;
         let Some(record) = running.core.ledger.latest_for(&status.id().to_string()) else {
             return Ok(SendCheck::NotSent);
         };
-        Ok(match record.outcome {
-            Outcome::Acked => match MessageId::new(record.message_id) {
-                Ok(id) => SendCheck::Sent(id),
+        Ok(match record.outcome() {
+            Outcome::Acked => match MessageId::new(record.message_id.clone()) {
+                Ok(message_id) => {
+                    let recipients = u32::try_from(record.recipients.len()).unwrap_or(u32::MAX);
+                    SendCheck::Sent(Published { message_id, reach: Reach { recipients, unresolved: Vec::new() } })
+                }
                 Err(_) => SendCheck::Unknown,
             },
             Outcome::NotSent | Outcome::Rejected => SendCheck::NotSent,
-            Outcome::Intended | Outcome::Written => SendCheck::Unknown,
+            Outcome::Intended | Outcome::Written | Outcome::Partial => SendCheck::Unknown,
         })
     }
 }

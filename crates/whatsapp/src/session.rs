@@ -1,10 +1,11 @@
 //! One session: its state, its journal, and the task that runs its whatsapp-rust client.
 //!
 //! The **core** ([`Core`]) is what everything shares: the state machine, the acknowledgements
-//! awaited by publishes, the send journal and the session's paths. whatsapp-rust's events reach
-//! it through [`SessionEvents`]; connection attempts reach it through [`ObservedTransport`] and
-//! [`ObservedHttp`], which wrap the real transport and HTTP client to learn why a connection
-//! fails (whatsapp-rust retries failed connects quietly, without an event).
+//! awaited by publishes, the send journal, the contacts and the session's paths.
+//! whatsapp-rust's events reach it through [`SessionEvents`]; connection attempts reach it
+//! through [`ObservedTransport`] and [`ObservedHttp`], which wrap the real transport and HTTP
+//! client to learn why a connection fails (whatsapp-rust retries failed connects quietly,
+//! without an event).
 //!
 //! The **supervisor** (one Tokio task per session) owns the client. It builds a `Bot` over the
 //! session's device store, runs it (whatsapp-rust reconnects by itself after drops, with
@@ -17,24 +18,27 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use wastatus_domain::ports::{Clock, DriverError};
-use wastatus_domain::{SessionKey, SessionState};
+use wastatus_domain::{SessionCondition, SessionKey, SessionState};
 use whatsapp_rust::bot::Bot;
 use whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse};
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::store::traits::Backend;
+use whatsapp_rust::sync_task::MajorSyncTask;
 use whatsapp_rust::transport::{Transport, TransportEvent, TransportFactory};
 use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind, ServerAck};
+use whatsapp_rust::wacore::appstate::patch_decode::WAPatchName;
 use whatsapp_rust::wacore::store::InMemoryBackend;
 use whatsapp_rust::{Client, TokioRuntime};
 
 use crate::config::{DeviceStore, WebDriverConfig};
+use crate::contacts::ContactBook;
 use crate::ledger::{Entry, Ledger};
 use crate::state::{Connection, Effect, Link, Machine, Persisted, SessionStatus, Terminal};
 
@@ -53,6 +57,7 @@ pub(crate) struct Paths {
     pub db: Option<PathBuf>,
     pub sends: PathBuf,
     pub status: PathBuf,
+    pub contacts: PathBuf,
 }
 
 impl Paths {
@@ -63,6 +68,7 @@ impl Paths {
             db: matches!(store, DeviceStore::Files(_)).then(|| dir.join(format!("{id}.db"))),
             sends: dir.join(format!("{id}.sends.jsonl")),
             status: dir.join(format!("{id}.status.json")),
+            contacts: dir.join(format!("{id}.contacts.json")),
         }
     }
 
@@ -80,6 +86,8 @@ impl Paths {
     pub fn wipe_all(&self) -> std::io::Result<()> {
         self.wipe_device()?;
         remove_if_exists(&self.sends)?;
+        remove_if_exists(&self.contacts)?;
+        remove_if_exists(&self.contacts.with_extension("json.tmp"))?;
         remove_if_exists(&self.status)
     }
 }
@@ -97,6 +105,8 @@ pub(crate) struct Core {
     pub clock: Arc<dyn Clock>,
     pub paths: Paths,
     pub ledger: Ledger,
+    /// The linked account's contacts.
+    pub contacts: Arc<ContactBook>,
     machine: Mutex<Machine>,
     /// Bumped on every change, for those who wait for one (pairing, QR codes).
     changed: watch::Sender<u64>,
@@ -112,6 +122,10 @@ pub(crate) struct Core {
     pub stopping: watch::Sender<bool>,
     /// Serialises writes of the status file.
     persisting: Mutex<()>,
+    /// The running client, for the work events start (without keeping it alive).
+    client: Mutex<Weak<Client>>,
+    /// A full sync of the contacts was asked for (see [`Core::backfill_contacts`]).
+    backfill_requested: AtomicBool,
 }
 
 impl Core {
@@ -125,6 +139,11 @@ impl Core {
 
     pub fn state(&self) -> SessionState {
         self.lock().state()
+    }
+
+    /// The state, with its reason.
+    pub fn condition(&self) -> SessionCondition {
+        self.lock().condition()
     }
 
     pub fn link(&self) -> Link {
@@ -145,6 +164,10 @@ impl Core {
 
     /// Applies one of the client's events.
     pub fn on_event(self: &Arc<Self>, event: &Event) {
+        // Contacts come by the thousand during a sync and say nothing about the state.
+        if self.contacts.on_event(event) {
+            return;
+        }
         let now = self.clock.now();
         if matches!(event, Event::PairingQrCode(_) | Event::Connected(_) | Event::PairSuccess(_)) {
             self.transport_pending.store(false, Ordering::SeqCst);
@@ -156,13 +179,17 @@ impl Core {
         match effect {
             Effect::None => {}
             Effect::WipeDevice => {
+                self.contacts.clear();
                 self.wipe_pending.store(true, Ordering::SeqCst);
                 self.persist();
             }
             Effect::PersistTerminal => self.persist(),
         }
         match event {
-            Event::Connected(_) => tracing::info!(session = %self.key, "WhatsApp session connected"),
+            Event::Connected(_) => {
+                tracing::info!(session = %self.key, "WhatsApp session connected");
+                self.backfill_contacts();
+            }
             Event::PairSuccess(_) => tracing::info!(session = %self.key, "WhatsApp session paired"),
             Event::Disconnected(_)
             | Event::LoggedOut(_)
@@ -175,6 +202,39 @@ impl Core {
             }
             _ => {}
         }
+    }
+
+    /// Asks for a full sync of the contacts collection (`critical_unblock_low`) once per run
+    /// of a session that has none when it connects. A device paired by this driver got them
+    /// before it connected (whatsapp-rust syncs the collection as a snapshot after pairing),
+    /// but one paired before the driver kept contacts, or whose contacts file was lost, only
+    /// gets later changes: its device store says the collection is up to date.
+    fn backfill_contacts(&self) {
+        if !self.contacts.is_empty() || self.backfill_requested.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(client) = self.client.lock().unwrap_or_else(PoisonError::into_inner).upgrade() else {
+            self.backfill_requested.store(false, Ordering::SeqCst);
+            return;
+        };
+        tracing::info!(session = %self.key, "no contacts known: asking WhatsApp for the address book");
+        spawn_detached(async move {
+            // whatsapp-rust retries it by itself until the collection synced (or the client
+            // stops); the contacts arrive as events.
+            let task = MajorSyncTask::AppStateSync { name: WAPatchName::CriticalUnblockLow, full_sync: true };
+            client.process_sync_task(task).await;
+        });
+    }
+
+    /// Remembers the running client (or that none runs).
+    fn set_client(&self, client: Option<&Arc<Client>>) {
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = client.map(Arc::downgrade).unwrap_or_default();
+    }
+
+    /// Deletes the device state and the contacts of a logged-out device.
+    pub fn wipe_device(&self) -> std::io::Result<()> {
+        self.contacts.wipe()?;
+        self.paths.wipe_device()
     }
 
     fn on_ack(&self, ack: &ServerAck) {
@@ -197,8 +257,9 @@ impl Core {
         if self.ledger.knows(&ack.id) {
             let at = self.clock.now();
             let entry = match verdict {
-                Ack::Accepted => Entry::Acked { message_id: ack.id.clone(), at },
-                Ack::Rejected(code) => Entry::Rejected { message_id: ack.id.clone(), code, at },
+                // The journal knows which chunk was waiting for it.
+                Ack::Accepted => Entry::Acked { message_id: ack.id.clone(), chunk: None, at },
+                Ack::Rejected(code) => Entry::Rejected { message_id: ack.id.clone(), chunk: None, code, at },
             };
             let ledger = self.ledger.clone();
             let key = self.key.clone();
@@ -289,7 +350,7 @@ fn read_persisted(path: &Path) -> Option<Persisted> {
 }
 
 /// Spawns on the current Tokio runtime, if there is one (events are dispatched on it).
-fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn_detached(future: impl std::future::Future<Output = ()> + Send + 'static) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(future);
     }
@@ -321,6 +382,8 @@ impl EventHandler for SessionEvents {
             EventKind::TemporaryBan,
             EventKind::ConnectFailure,
             EventKind::ServerAck,
+            EventKind::ContactUpdate,
+            EventKind::ContactNumberChanged,
         ])
     }
 }
@@ -406,12 +469,14 @@ impl Session {
             DriverError::Other(anyhow::anyhow!("opening the send journal {}: {e}", paths.sends.display()))
         })?;
         let terminal = read_persisted(&paths.status).and_then(|p| p.terminal);
+        let contacts = Arc::new(ContactBook::open(paths.contacts.clone(), deps.config.contacts_write_delay));
         let now = deps.clock.now();
         let core = Arc::new(Core {
             key: key.clone(),
             clock: deps.clock.clone(),
             paths,
             ledger,
+            contacts,
             machine: Mutex::new(Machine::new(Link::Unpaired, terminal.clone(), now)),
             changed: watch::channel(0).0,
             acks: Mutex::new(HashMap::new()),
@@ -419,6 +484,8 @@ impl Session {
             wipe_pending: AtomicBool::new(false),
             stopping: watch::channel(false).0,
             persisting: Mutex::new(()),
+            client: Mutex::new(Weak::new()),
+            backfill_requested: AtomicBool::new(false),
         });
         let first = match &terminal {
             // A logged-out device was wiped; nothing to build until it pairs again.
@@ -477,6 +544,11 @@ impl Session {
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = None;
         let now = self.core.clock.now();
         self.core.update(|m| m.stopped("the session was stopped", now));
+        let contacts = self.core.contacts.clone();
+        let written = tokio::task::spawn_blocking(move || contacts.flush()).await;
+        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+            tracing::error!(session = %self.core.key, error = %e, "could not write the session's contacts");
+        }
     }
 }
 
@@ -598,7 +670,7 @@ async fn supervise(
         }
         if core.wipe_pending.swap(false, Ordering::SeqCst) {
             next = None;
-            if let Err(e) = core.paths.wipe_device() {
+            if let Err(e) = core.wipe_device() {
                 tracing::error!(session = %core.key, error = %e, "could not wipe the logged-out device's state");
             }
         }
@@ -657,6 +729,7 @@ async fn supervise(
             },
         };
         let mut handle = bot.spawn();
+        core.set_client(Some(&handle.client()));
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle.client());
         let started = tokio::time::Instant::now();
         let ended = tokio::select! {
@@ -665,6 +738,7 @@ async fn supervise(
             () = halted(&core) => Ended::Halt,
         };
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        core.set_client(None);
         match ended {
             Ended::Stop => {
                 stop_client(handle, config.shutdown_grace, &core.key).await;

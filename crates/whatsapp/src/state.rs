@@ -18,14 +18,25 @@
 //! [`Terminal::Replaced`] (another client took over the credentials; reconnecting would fight
 //! it), [`Terminal::Banned`] (until the ban expires), [`Terminal::LoggedOut`],
 //! [`Terminal::Refused`] (the server refused the connection for a reason that reconnecting does
-//! not fix, e.g. an outdated client). The API should show it; the port cannot carry it yet
-//! (see [`crate::WebDriver::status`]).
+//! not fix, e.g. an outdated client).
+//!
+//! The port's state comes with a [`StateReason`] whenever the state alone does not say why
+//! ([`Machine::reason`]); its codes are stable:
+//!
+//! | code | when |
+//! |------|------|
+//! | `replaced`, `banned`, `logged_out`, `refused` | the terminal reasons above |
+//! | `offline` | WhatsApp cannot be reached or the connection dropped; the client retries with back-off |
+//! | `connecting` | a linked device is logging in (after a start or a pairing) |
+//! | `qr_exhausted` | nobody scanned the QR codes in time; asking for one starts a new round |
+//! | `pairing_failed` | the last pairing attempt failed (code request, QR scan, …); pairing goes on |
+//! | `stopped` | the session's client was stopped (the driver is shutting down) |
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
-use wastatus_domain::{PairingCode, QrCode, SessionState, Timestamp};
+use wastatus_domain::{PairingCode, QrCode, SessionCondition, SessionState, StateReason, Timestamp};
 use whatsapp_rust::types::events::Event;
 
 /// Whether the device is linked to a phone.
@@ -100,8 +111,9 @@ pub struct SessionStatus {
     pub connection: Connection,
     /// Why it stopped for good, if it did.
     pub terminal: Option<Terminal>,
-    /// Why it is not connected (the connection's or the terminal reason), for people.
-    pub reason: Option<String>,
+    /// Why it is in its state (the terminal reason, the connection's problem, …), with a
+    /// stable code; see the [module docs](self) for the codes.
+    pub reason: Option<StateReason>,
     /// The QR code on offer, while it is valid.
     pub qr: Option<QrCode>,
     /// The pairing code on offer, while it is valid.
@@ -202,20 +214,45 @@ impl Machine {
         self.pairing_code.as_ref().filter(|code| now < code.expires_at && self.link == Link::Unpaired)
     }
 
+    /// Why the session is in its state, when the state alone does not say: the terminal
+    /// reason, then the connection's problem, then a pairing problem. `None` while connected
+    /// or pairing without trouble.
+    pub fn reason(&self) -> Option<StateReason> {
+        let reason = |code: &'static str, message: &str| Some(StateReason { code, message: message.to_owned() });
+        if let Some(terminal) = &self.terminal {
+            return reason(terminal.code(), &terminal.describe());
+        }
+        let unpaired = self.link == Link::Unpaired;
+        match &self.connection {
+            Connection::Stopped { reason: why } if unpaired && self.qr_exhausted => reason("qr_exhausted", why),
+            Connection::Stopped { reason: why } => reason("stopped", why),
+            Connection::Offline { reason: why } => reason("offline", why),
+            Connection::Connecting if self.link == Link::Paired => {
+                reason("connecting", "logging in to WhatsApp with the linked device")
+            }
+            Connection::Connecting | Connection::Online if unpaired && self.qr_exhausted => {
+                reason("qr_exhausted", "the QR codes ran out; ask for a new one")
+            }
+            Connection::Connecting | Connection::Online if unpaired => {
+                self.note.as_deref().and_then(|note| reason("pairing_failed", note))
+            }
+            Connection::Connecting | Connection::Online => None,
+        }
+    }
+
+    /// The state the port reports, with its reason.
+    pub fn condition(&self) -> SessionCondition {
+        SessionCondition { state: self.state(), reason: self.reason() }
+    }
+
     /// The full picture at `now`.
     pub fn status(&self, now: Timestamp) -> SessionStatus {
-        let reason = match (&self.terminal, &self.connection) {
-            (Some(terminal), _) => Some(terminal.describe()),
-            (None, Connection::Offline { reason } | Connection::Stopped { reason }) => Some(reason.clone()),
-            (None, _) if self.link == Link::Unpaired => self.note.clone(),
-            (None, _) => None,
-        };
         SessionStatus {
             state: self.state(),
             link: self.link,
             connection: self.connection.clone(),
             terminal: self.terminal.clone(),
-            reason,
+            reason: self.reason(),
             qr: self.qr(now).cloned(),
             pairing_code: self.pairing_code(now).cloned(),
             qr_exhausted: self.qr_exhausted && self.link == Link::Unpaired,
@@ -414,8 +451,8 @@ mod tests {
     use whatsapp_rust::Jid;
     use whatsapp_rust::transport::DisconnectReason;
     use whatsapp_rust::types::events::{
-        ConnectFailureReason, Connected, Disconnected, LoggedOut, PairSuccess, PairingQrCode, PairingQrCodesExhausted,
-        StreamReplaced,
+        ClientOutdated, ConnectFailureReason, Connected, Disconnected, LoggedOut, PairError, PairSuccess,
+        PairingQrCode, PairingQrCodesExhausted, StreamReplaced,
     };
 
     use super::*;
@@ -444,6 +481,7 @@ mod tests {
             .build();
         assert_eq!(m.apply(&Event::PairSuccess(success), t(2)), Effect::PersistTerminal);
         assert_eq!(m.state(), SessionState::Disconnected, "logging in again after the 515");
+        assert_eq!(m.reason().unwrap().code, "connecting");
         m.apply(&Event::Connected(Connected::builder().build()), t(3));
         assert_eq!(m.state(), SessionState::Connected);
         assert_eq!(m.status(t(3)).reason, None);
@@ -457,7 +495,9 @@ mod tests {
         m.apply(&Event::Disconnected(dropped), t(2));
         let status = m.status(t(2));
         assert_eq!(status.state, SessionState::Disconnected);
-        assert!(status.reason.unwrap().contains("read error: reset"));
+        let reason = status.reason.unwrap();
+        assert_eq!(reason.code, "offline");
+        assert!(reason.message.contains("read error: reset"), "{}", reason.message);
         assert_eq!(status.since, t(2));
         m.apply(&Event::Connected(Connected::builder().build()), t(5));
         assert_eq!(m.state(), SessionState::Connected);
@@ -469,7 +509,8 @@ mod tests {
         m.apply(&Event::StreamReplaced(StreamReplaced::builder().build()), t(1));
         assert_eq!(m.terminal(), Some(&Terminal::Replaced));
         m.connect_failed("dns".into(), t(2));
-        assert_eq!(m.status(t(2)).reason.unwrap(), Terminal::Replaced.describe());
+        let reason = m.status(t(2)).reason.unwrap();
+        assert_eq!((reason.code, reason.message), ("replaced", Terminal::Replaced.describe()));
         m.restart(Link::Paired, t(3));
         assert_eq!(m.terminal(), None);
         assert_eq!(m.state(), SessionState::Disconnected);
@@ -494,8 +535,40 @@ mod tests {
         assert!(status.qr_exhausted);
         assert_eq!(status.qr, None);
         assert_eq!(status.state, SessionState::Disconnected);
+        assert_eq!(status.reason.unwrap().code, "qr_exhausted");
         m.restart(Link::Unpaired, t(161));
         assert_eq!(m.state(), SessionState::Pairing);
+    }
+
+    #[test]
+    fn reasons_come_with_stable_codes() {
+        let code = |m: &Machine| m.condition().reason.map(|r| r.code);
+        let mut m = Machine::new(Link::Unpaired, None, t(0));
+        assert_eq!(code(&m), None, "pairing without trouble");
+        m.apply(
+            &Event::PairError(
+                PairError::builder()
+                    .id(Jid::pn("15551234567"))
+                    .lid(Jid::lid("100000001"))
+                    .business_name(String::new())
+                    .platform("android".into())
+                    .error("bad signature".into())
+                    .build(),
+            ),
+            t(1),
+        );
+        assert_eq!(code(&m), Some("pairing_failed"));
+        assert_eq!(m.state(), SessionState::Pairing);
+        m.stopped("the driver is shutting down", t(2));
+        assert_eq!(code(&m), Some("stopped"));
+
+        let mut m = Machine::new(Link::Paired, None, t(0));
+        m.apply(&Event::Connected(Connected::builder().build()), t(1));
+        assert_eq!(m.condition(), SessionCondition { state: SessionState::Connected, reason: None });
+        m.apply(&Event::ClientOutdated(ClientOutdated::builder().build()), t(2));
+        let reason = m.reason().unwrap();
+        assert_eq!(reason.code, "refused");
+        assert!(reason.message.contains("outdated"), "{}", reason.message);
     }
 
     #[test]

@@ -3,31 +3,38 @@
 //! Nothing here reaches the network (the one HTTP server is on loopback).
 //!
 //! whatsapp-rust's handshake needs a WhatsApp server, so the events a server would cause
-//! (QR codes, pairing, login, drops, acks) are fed to the session as the client would dispatch
-//! them (`inject_event`, feature `testing`); everything else is the real thing.
+//! (QR codes, pairing, login, drops, acks, contacts) are fed to the session as the client would
+//! dispatch them (`inject_event`, feature `testing`), and where a test must see what is sent,
+//! the one call that writes a status stanza is replaced by a recorder (`status_sender`);
+//! everything else is the real thing.
 
 use std::future::pending;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
 use uuid::Uuid;
-use wastatus_domain::ports::{Clock, DriverError, SendCheck, WhatsAppDriver};
+use wastatus_domain::ports::{Clock, DriverError, Published, SendCheck, WhatsAppDriver};
 use wastatus_domain::*;
 use wastatus_whatsapp::errors::{self, Stage};
 use wastatus_whatsapp::whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse, HttpStatusError};
 use wastatus_whatsapp::whatsapp_rust::request::IqError;
 use wastatus_whatsapp::whatsapp_rust::transport::{DisconnectReason, Transport, TransportEvent, TransportFactory};
 use wastatus_whatsapp::whatsapp_rust::types::events::{
-    ConnectFailureReason, Connected, Disconnected, Event, LoggedOut, PairSuccess, PairingCode, PairingQrCode,
-    PairingQrCodesExhausted, ServerAck, StreamReplaced, TemporaryBan,
+    ConnectFailureReason, Connected, ContactNumberChanged, ContactUpdate, Disconnected, Event, LoggedOut, PairSuccess,
+    PairingCode, PairingQrCode, PairingQrCodesExhausted, ServerAck, StreamReplaced, TemporaryBan,
 };
-use wastatus_whatsapp::whatsapp_rust::{ClientError, Jid, SendError, async_channel, async_trait};
+use wastatus_whatsapp::whatsapp_rust::waproto::whatsapp as wa;
+use wastatus_whatsapp::whatsapp_rust::waproto::whatsapp::sync_action_value::ContactAction;
+use wastatus_whatsapp::whatsapp_rust::{
+    Client, ClientError, Jid, SendError, StatusSendOptions, async_channel, async_trait,
+};
 use wastatus_whatsapp::{
-    Connection, DeviceStore, Link, ReqwestHttpClient, StaticAudience, Terminal, WebDriver, WebDriverConfig,
+    Connection, DeviceStore, Link, ReqwestHttpClient, StatusSender, Terminal, WebDriver, WebDriverConfig,
 };
 
 // ---- Fakes --------------------------------------------------------------------------------------
@@ -87,6 +94,64 @@ impl HttpClient for NoHttp {
     }
 }
 
+/// A stanza the driver handed to the recorder.
+#[derive(Debug, Clone)]
+struct Stanza {
+    message_id: String,
+    recipients: Vec<String>,
+    /// It revokes a status (rather than posting one).
+    revokes: Option<String>,
+}
+
+/// Records the status stanzas instead of sending them; fails the sends it is told to.
+struct Recorder {
+    sent: tokio::sync::mpsc::UnboundedSender<Stanza>,
+    /// What the next sends do, in order: fail with the error, or (`None`) go.
+    failures: Mutex<Vec<Option<SendError>>>,
+}
+
+#[async_trait]
+impl StatusSender for Recorder {
+    async fn send(
+        &self,
+        _client: &Client,
+        message: wa::Message,
+        recipients: &[Jid],
+        options: StatusSendOptions,
+    ) -> Result<(), SendError> {
+        let failure = {
+            let mut failures = self.failures.lock().unwrap();
+            if failures.is_empty() { None } else { failures.remove(0) }
+        };
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let revokes = message.protocol_message.as_option().and_then(|p| p.key.as_option()).and_then(|k| k.id.clone());
+        let stanza = Stanza {
+            message_id: options.message_id.expect("the driver chooses the message id"),
+            recipients: recipients.iter().map(ToString::to_string).collect(),
+            revokes,
+        };
+        let _ = self.sent.send(stanza);
+        Ok(())
+    }
+}
+
+/// The stanzas a driver with a recorder sent, as they come.
+struct Stanzas(tokio::sync::mpsc::UnboundedReceiver<Stanza>);
+
+impl Stanzas {
+    async fn next(&mut self) -> Stanza {
+        tokio::time::timeout(Duration::from_secs(5), self.0.recv()).await.expect("a stanza is sent").unwrap()
+    }
+
+    /// Nothing more is sent within a moment.
+    async fn none(&mut self) {
+        let more = tokio::time::timeout(Duration::from_millis(200), self.0.recv()).await;
+        assert!(matches!(more, Err(_) | Ok(None)), "unexpected stanza: {more:?}");
+    }
+}
+
 struct TempDir(PathBuf);
 
 impl TempDir {
@@ -113,16 +178,25 @@ fn config(dir: &Path) -> WebDriverConfig {
     config
 }
 
-fn audience() -> Arc<StaticAudience> {
-    Arc::new(StaticAudience::new(&["100000000000001@lid", "+44 7700 900123"]).unwrap())
+fn driver(config: WebDriverConfig, net: &Arc<FakeNet>) -> WebDriver {
+    WebDriver::builder(config, Arc::new(Wall)).transport(net.clone()).http_client(Arc::new(NoHttp)).build().unwrap()
 }
 
-fn driver(config: WebDriverConfig, net: &Arc<FakeNet>) -> WebDriver {
-    WebDriver::builder(config, Arc::new(Wall), audience())
+/// A driver whose status stanzas are recorded (the first sends failing as `failures` says).
+fn recording_driver(
+    config: WebDriverConfig,
+    net: &Arc<FakeNet>,
+    failures: Vec<Option<SendError>>,
+) -> (WebDriver, Stanzas) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = Recorder { sent: tx, failures: Mutex::new(failures) };
+    let driver = WebDriver::builder(config, Arc::new(Wall))
         .transport(net.clone())
         .http_client(Arc::new(NoHttp))
+        .status_sender(Arc::new(recorder))
         .build()
-        .unwrap()
+        .unwrap();
+    (driver, Stanzas(rx))
 }
 
 fn key(id: &str) -> SessionKey {
@@ -168,10 +242,43 @@ fn image(session: &SessionKey, n: u128) -> (Status, PreparedMedia) {
     (status, media)
 }
 
+/// The same status, shown only to `recipients`.
+fn to(status: Status, recipients: &[&str]) -> Status {
+    status.with_audience(Audience::allowlist(recipients).unwrap())
+}
+
 fn published(mut status: Status, id: &str) -> Status {
     status.start_sending(Utc::now()).unwrap();
-    status.mark_published(MessageId::new(id).unwrap(), Utc::now()).unwrap();
+    status.mark_published(MessageId::new(id).unwrap(), Reach::default(), Utc::now()).unwrap();
     status
+}
+
+/// A contact as the phone's address book sync reports it.
+fn contact(phone: &str, lid: Option<&str>, name: &str) -> Event {
+    let action = ContactAction {
+        full_name: Some(name.to_owned()),
+        lid_jid: lid.map(|lid| format!("{lid}@lid")),
+        ..Default::default()
+    };
+    Event::ContactUpdate(
+        ContactUpdate::builder()
+            .jid(Jid::pn(phone))
+            .timestamp(Utc::now())
+            .action(Box::new(action))
+            .from_full_sync(true)
+            .build(),
+    )
+}
+
+/// Three contacts whose LIDs the phone shared.
+async fn three_contacts(driver: &WebDriver, key: &SessionKey) {
+    for (phone, lid, name) in [
+        ("447700900101", "100000000000101", "Ada"),
+        ("447700900102", "100000000000102", "Grace"),
+        ("447700900103", "100000000000103", "Kay"),
+    ] {
+        driver.inject_event(key, contact(phone, Some(lid), name)).await.unwrap();
+    }
 }
 
 fn qr_event(code: &str, secs: u64) -> Event {
@@ -245,7 +352,7 @@ async fn connected_session(driver: &WebDriver, id: &str) -> SessionKey {
     }
     driver.inject_event(&key, pair_success()).await.unwrap();
     driver.inject_event(&key, connected()).await.unwrap();
-    assert_eq!(driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(driver.state(&key).await.unwrap().state, SessionState::Connected);
     key
 }
 
@@ -283,7 +390,10 @@ async fn without_a_network_a_session_is_disconnected_with_the_reason_and_does_no
     eventually(&driver, &key, Duration::from_secs(5), "disconnected", |s| s.state == SessionState::Disconnected).await;
     let status = driver.status(&key).await.unwrap();
     let reason = status.reason.clone().unwrap();
+    assert_eq!(reason.code, "offline");
+    let reason = reason.message;
     assert!(reason.contains("cannot reach WhatsApp") && reason.contains("connection refused"), "{reason}");
+    assert_eq!(driver.state(&key).await.unwrap().reason.unwrap().code, "offline", "the port says why too");
     assert!(matches!(status.connection, Connection::Offline { .. }));
     assert_eq!(status.link, Link::Unpaired);
     assert_eq!(status.terminal, None);
@@ -311,7 +421,7 @@ async fn a_failed_version_look_up_is_reported_as_the_reason() {
     let key = key("version");
     driver.start(&key).await.unwrap();
     eventually(&driver, &key, Duration::from_secs(5), "disconnected", |s| s.state == SessionState::Disconnected).await;
-    let reason = driver.status(&key).await.unwrap().reason.unwrap();
+    let reason = driver.status(&key).await.unwrap().reason.unwrap().message;
     assert!(reason.contains("web.whatsapp.com") && reason.contains("no network"), "{reason}");
     driver.shutdown().await;
 }
@@ -347,7 +457,7 @@ async fn a_session_is_rebuilt_from_its_files_and_keeps_a_terminal_reason() {
     let status = first.status(&key).await.unwrap();
     assert_eq!(status.state, SessionState::Disconnected);
     assert_eq!(status.terminal, Some(Terminal::Replaced));
-    assert!(status.reason.unwrap().contains("replaced"));
+    assert!(status.reason.unwrap().message.contains("replaced"));
     // The terminal reason is written in the background.
     let status_file = dir.0.join(key.tenant.to_string()).join("main.status.json");
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -364,12 +474,21 @@ async fn a_session_is_rebuilt_from_its_files_and_keeps_a_terminal_reason() {
     assert_eq!(second.start(&key).await.unwrap(), SessionState::Disconnected);
     let status = second.status(&key).await.unwrap();
     assert_eq!(status.terminal, Some(Terminal::Replaced));
+    let condition = second.state(&key).await.unwrap();
+    assert_eq!(condition.state, SessionState::Disconnected);
+    assert_eq!(condition.reason.unwrap().code, "replaced");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(net2.attempts(), 0, "a replaced session does not reconnect by itself");
-    // An operator's reconnect clears it.
-    second.reconnect(&key).await.unwrap();
+    // An operator's restart clears it.
+    let state = second.restart(&key).await.unwrap();
+    assert_eq!(state, second.state(&key).await.unwrap().state);
     eventually(&second, &key, Duration::from_secs(5), "a new connection attempt", |_| net2.attempts() >= 1).await;
-    assert_eq!(second.status(&key).await.unwrap().terminal, None);
+    let status = second.status(&key).await.unwrap();
+    assert_eq!(status.terminal, None);
+    assert_ne!(status.reason.map(|r| r.code), Some("replaced"));
+    // Restarting a session that runs is harmless.
+    second.restart(&key).await.unwrap();
+    assert_eq!(net2.attempts(), 1);
     second.shutdown().await;
 }
 
@@ -433,7 +552,7 @@ async fn qr_codes_are_surfaced_with_their_expiry_and_rotate() {
     let code = PairingCode::builder().code("ABCD1234".to_owned()).timeout(Duration::from_secs(180)).build();
     driver.inject_event(&key, Event::PairingCode(code)).await.unwrap();
     assert_eq!(driver.status(&key).await.unwrap().pairing_code.unwrap().code, "ABCD-1234");
-    assert_eq!(driver.state(&key).await.unwrap(), SessionState::Pairing);
+    assert_eq!(driver.state(&key).await.unwrap().state, SessionState::Pairing);
     driver.shutdown().await;
 }
 
@@ -504,16 +623,19 @@ async fn events_drive_the_state_and_its_reason() {
     driver.inject_event(&key, Event::Disconnected(dropped)).await.unwrap();
     let status = driver.status(&key).await.unwrap();
     assert_eq!(status.state, SessionState::Disconnected);
-    assert!(status.reason.unwrap().contains("connection reset"));
+    assert!(status.reason.unwrap().message.contains("connection reset"));
     driver.inject_event(&key, connected()).await.unwrap();
-    assert_eq!(driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(driver.state(&key).await.unwrap(), SessionCondition { state: SessionState::Connected, reason: None });
 
     let ban = TemporaryBan::builder().code(101.into()).expire(chrono::Duration::hours(1)).build();
     driver.inject_event(&key, Event::TemporaryBan(ban)).await.unwrap();
     let status = driver.status(&key).await.unwrap();
     assert_eq!(status.state, SessionState::Disconnected);
     assert!(matches!(status.terminal, Some(Terminal::Banned { code: 101, .. })), "{:?}", status.terminal);
-    assert!(status.reason.unwrap().contains("banned"));
+    assert!(status.reason.unwrap().message.contains("banned"));
+    let condition = driver.state(&key).await.unwrap();
+    assert_eq!(condition.state, SessionState::Disconnected);
+    assert_eq!(condition.reason.unwrap().code, "banned");
     assert_err!(driver.publish(&key, &text_status(&key, 1), None).await, DriverError::Disconnected);
 
     let out = LoggedOut::builder().on_connect(true).reason(ConnectFailureReason::LoggedOut).build();
@@ -521,6 +643,7 @@ async fn events_drive_the_state_and_its_reason() {
     let status = driver.status(&key).await.unwrap();
     assert_eq!(status.state, SessionState::LoggedOut);
     assert_eq!(status.terminal.as_ref().map(Terminal::code), Some("logged_out"));
+    assert_eq!(driver.state(&key).await.unwrap().reason.unwrap().code, "logged_out");
     driver.shutdown().await;
 }
 
@@ -535,9 +658,11 @@ async fn logout_unlinks_wipes_the_device_and_a_new_pairing_starts_a_new_device()
 
     let key = connected_session(&driver, "linked").await;
     eventually(&driver, &key, Duration::from_secs(5), "the client running", |_| net.attempts() >= 2).await;
+    three_contacts(&driver, &key).await;
+    assert_eq!(driver.contacts(&key).await.unwrap().len(), 3);
     // The real client's logout: it reports `LoggedOut` and disconnects; the device is wiped.
     driver.logout(&key).await.unwrap();
-    assert_eq!(driver.state(&key).await.unwrap(), SessionState::LoggedOut);
+    assert_eq!(driver.state(&key).await.unwrap().state, SessionState::LoggedOut);
     let db = dir.0.join(key.tenant.to_string()).join("linked.db");
     let deadline = Instant::now() + Duration::from_secs(5);
     while db.exists() {
@@ -546,6 +671,10 @@ async fn logout_unlinks_wipes_the_device_and_a_new_pairing_starts_a_new_device()
     }
     assert_err!(driver.logout(&key).await, DriverError::LoggedOut);
     assert_err!(driver.publish(&key, &text_status(&key, 1), None).await, DriverError::LoggedOut);
+    assert_err!(driver.restart(&key).await, DriverError::LoggedOut);
+    // The account's contacts went with the device.
+    assert!(driver.contacts(&key).await.unwrap().is_empty());
+    assert!(!dir.0.join(key.tenant.to_string()).join("linked.contacts.json").exists());
     // Pairing again builds a new device, which shows QR codes.
     let attempts = net.attempts();
     let pairer = {
@@ -560,7 +689,7 @@ async fn logout_unlinks_wipes_the_device_and_a_new_pairing_starts_a_new_device()
         Pairing::Qr(qr) => assert_eq!(qr.payload, "2@again"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(driver.state(&key).await.unwrap(), SessionState::Pairing);
+    assert_eq!(driver.state(&key).await.unwrap().state, SessionState::Pairing);
     driver.shutdown().await;
 }
 
@@ -590,47 +719,26 @@ async fn publish_refuses_what_the_session_cannot_send() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_publish_without_audience_fails_loudly() {
-    let dir = TempDir::new("audience");
-    let net = FakeNet::new(Net::Hang);
-    let nobody = Arc::new(StaticAudience::new::<&str>(&[]).unwrap());
-    let driver = WebDriver::builder(config(&dir.0), Arc::new(Wall), nobody)
-        .transport(net.clone())
-        .http_client(Arc::new(NoHttp))
-        .build()
-        .unwrap();
-    let key = connected_session(&driver, "nobody").await;
-    match driver.publish(&key, &text_status(&key, 1), None).await {
-        Err(DriverError::DeviceError(why)) => assert!(why.contains("no audience"), "{why}"),
-        other => panic!("{other:?}"),
-    }
-    driver.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_errors_of_the_real_client_are_classified_and_journaled() {
     let dir = TempDir::new("publish");
     let net = FakeNet::new(Net::Hang);
-    // LID recipients only, so no lookup is needed before the send itself.
-    let lids = Arc::new(StaticAudience::new(&["100000000000001@lid"]).unwrap());
-    let driver = WebDriver::builder(config(&dir.0), Arc::new(Wall), lids)
-        .transport(net.clone())
-        .http_client(Arc::new(NoHttp))
-        .build()
-        .unwrap();
+    let driver = driver(config(&dir.0), &net);
     // The session looks connected, but the client never logged in (no server): the real
     // whatsapp-rust calls fail, and their errors are what is classified.
     let key = connected_session(&driver, "publish").await;
     eventually(&driver, &key, Duration::from_secs(5), "the client running", |_| net.attempts() >= 1).await;
 
     // An image: the upload needs a media connection (an IQ), and the socket is not there.
+    // (A LID recipient, so no look-up is needed before the send itself.)
+    let lid = ["100000000000001@lid"];
     let (status, media) = image(&key, 10);
+    let status = to(status, &lid);
     assert_err!(driver.publish(&key, &status, Some(media)).await, DriverError::Disconnected);
     // Nothing was handed to WhatsApp for it.
     assert_eq!(driver.reconcile(&key, &status).await.unwrap(), SendCheck::NotSent);
 
     // A text: the send refuses a device that is not logged in, before writing anything.
-    let text = text_status(&key, 11);
+    let text = to(text_status(&key, 11), &lid);
     assert_err!(driver.publish(&key, &text, None).await, DriverError::Disconnected);
     assert_eq!(driver.reconcile(&key, &text).await.unwrap(), SendCheck::NotSent);
     let journal = dir.0.join(key.tenant.to_string()).join("publish.sends.jsonl");
@@ -639,7 +747,7 @@ async fn publish_errors_of_the_real_client_are_classified_and_journaled() {
     assert!(lines.contains("100000000000001@lid"), "the recipients are kept: {lines}");
 
     // A revoke goes the same way.
-    let old = published(text_status(&key, 12), "3EB0AAAAAAAAAAAAAAAAAAAA");
+    let old = published(to(text_status(&key, 12), &lid), "3EB0AAAAAAAAAAAAAAAAAAAA");
     assert_err!(driver.revoke(&key, &old).await, DriverError::Disconnected);
     driver.shutdown().await;
 }
@@ -652,9 +760,10 @@ async fn phone_number_recipients_are_looked_up_first() {
     let key = connected_session(&driver, "lookup").await;
     eventually(&driver, &key, Duration::from_secs(5), "the client running", |_| net.attempts() >= 1).await;
     // The audience has a phone number with no known LID: the usync look-up cannot be made.
-    assert_err!(driver.publish(&key, &text_status(&key, 1), None).await, DriverError::Disconnected);
+    let status = to(text_status(&key, 1), &["100000000000001@lid", "+44 7700 900123"]);
+    assert_err!(driver.publish(&key, &status, None).await, DriverError::Disconnected);
     // It failed before any send: no journal entry at all.
-    assert_eq!(driver.reconcile(&key, &text_status(&key, 1)).await.unwrap(), SendCheck::NotSent);
+    assert_eq!(driver.reconcile(&key, &status).await.unwrap(), SendCheck::NotSent);
     driver.shutdown().await;
 }
 
@@ -666,6 +775,14 @@ fn write_journal(dir: &Path, key: &SessionKey, lines: &[String]) {
     let mut text = lines.join("\n");
     text.push('\n');
     std::fs::write(folder.join(format!("{}.sends.jsonl", key.id.as_str())), text).unwrap();
+}
+
+/// What `reconcile` answers for a message acked for `recipients` people.
+fn sent(message_id: &str, recipients: u32) -> SendCheck {
+    SendCheck::Sent(Published {
+        message_id: MessageId::new(message_id).unwrap(),
+        reach: Reach { recipients, unresolved: Vec::new() },
+    })
 }
 
 fn intent(status: &Status, message_id: &str) -> String {
@@ -705,10 +822,7 @@ async fn reconcile_answers_from_the_journal_and_late_acks_are_recorded() {
     let driver = driver(config(&dir.0), &net);
     assert_err!(driver.reconcile(&key, &acked).await, DriverError::UnknownSession);
     driver.start(&key).await.unwrap();
-    assert_eq!(
-        driver.reconcile(&key, &acked).await.unwrap(),
-        SendCheck::Sent(MessageId::new("3EB0000000000000000000A1").unwrap())
-    );
+    assert_eq!(driver.reconcile(&key, &acked).await.unwrap(), sent("3EB0000000000000000000A1", 1));
     assert_eq!(driver.reconcile(&key, &written).await.unwrap(), SendCheck::Unknown);
     assert_eq!(driver.reconcile(&key, &rejected).await.unwrap(), SendCheck::NotSent);
     assert_eq!(driver.reconcile(&key, &never).await.unwrap(), SendCheck::NotSent);
@@ -722,9 +836,7 @@ async fn reconcile_answers_from_the_journal_and_late_acks_are_recorded() {
     loop {
         let late_check = driver.reconcile(&key, &late).await.unwrap();
         let written_check = driver.reconcile(&key, &written).await.unwrap();
-        if late_check == SendCheck::Sent(MessageId::new("3EB0000000000000000000A5").unwrap())
-            && written_check == SendCheck::NotSent
-        {
+        if late_check == sent("3EB0000000000000000000A5", 1) && written_check == SendCheck::NotSent {
             break;
         }
         assert!(Instant::now() < deadline, "late acks recorded: {late_check:?} {written_check:?}");
@@ -849,11 +961,299 @@ async fn a_refused_connection_is_an_upload_failure() {
     assert!(matches!(errors::classify_upload(&error), DriverError::UploadFailed(_)), "{error:#}");
 }
 
-#[test]
-fn recipients_are_phone_numbers_or_user_jids() {
-    use wastatus_whatsapp::parse_recipient;
-    assert_eq!(parse_recipient("+44 7700-900123").unwrap().to_string(), "447700900123@s.whatsapp.net");
-    assert_eq!(parse_recipient("100000000000001@lid").unwrap().to_string(), "100000000000001@lid");
-    assert!(parse_recipient("123").is_err());
-    assert!(parse_recipient("120363000000000000@g.us").is_err(), "groups are not people");
+// ---- Contacts -----------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_from_the_address_book_sync_are_listed_kept_and_wiped_on_remove() {
+    let dir = TempDir::new("contacts");
+    let net = FakeNet::new(Net::Hang);
+    let mut config = config(&dir.0);
+    config.contacts_write_delay = Duration::from_secs(1);
+    let first = driver(config.clone(), &net);
+    assert_err!(first.contacts(&key("ghost")).await, DriverError::UnknownSession);
+    let key = connected_session(&first, "book").await;
+    assert!(first.contacts(&key).await.unwrap().is_empty(), "nothing synced yet");
+    three_contacts(&first, &key).await;
+    // Known by phone number only, then renamed by a later patch.
+    first.inject_event(&key, contact("447700900104", None, "Alan")).await.unwrap();
+    first.inject_event(&key, contact("447700900104", None, "Alan T.")).await.unwrap();
+    // A contact who changed number.
+    let moved = ContactNumberChanged::builder()
+        .old_jid(Jid::pn("447700900103"))
+        .new_jid(Jid::pn("447700900199"))
+        .timestamp(Utc::now())
+        .build();
+    first.inject_event(&key, Event::ContactNumberChanged(moved)).await.unwrap();
+
+    let listed = first.contacts(&key).await.unwrap();
+    let view = |contacts: &[Contact]| -> Vec<(String, Option<String>, Option<String>)> {
+        contacts
+            .iter()
+            .map(|c| {
+                let phone = c.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+                (phone, c.lid.as_ref().map(|l| l.as_str().to_owned()), c.name.clone())
+            })
+            .collect()
+    };
+    let expected = vec![
+        ("447700900101".to_owned(), Some("100000000000101".to_owned()), Some("Ada".to_owned())),
+        ("447700900102".to_owned(), Some("100000000000102".to_owned()), Some("Grace".to_owned())),
+        ("447700900104".to_owned(), None, Some("Alan T.".to_owned())),
+        ("447700900199".to_owned(), Some("100000000000103".to_owned()), Some("Kay".to_owned())),
+    ];
+    assert_eq!(view(&listed), expected);
+    assert_eq!(first.contacts(&key).await.unwrap(), listed, "a stable order");
+
+    // Written once, a moment after the last change.
+    let file = dir.0.join(key.tenant.to_string()).join("book.contacts.json");
+    assert!(!file.exists(), "not written on every change");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "the contacts are written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A change just before the end is kept too: the session writes its contacts when it stops.
+    first.inject_event(&key, contact("447700900105", Some("100000000000105"), "Edsger")).await.unwrap();
+    first.shutdown().await;
+
+    // A restart reads them back.
+    let second = driver(config, &net);
+    second.start(&key).await.unwrap();
+    let again = second.contacts(&key).await.unwrap();
+    let mut expected = expected;
+    expected.insert(3, ("447700900105".to_owned(), Some("100000000000105".to_owned()), Some("Edsger".to_owned())));
+    assert_eq!(view(&again), expected);
+
+    // Removing the session deletes them.
+    second.remove(&key).await.unwrap();
+    assert!(!file.exists());
+    assert_err!(second.contacts(&key).await, DriverError::UnknownSession);
+    second.start(&key).await.unwrap();
+    assert!(second.contacts(&key).await.unwrap().is_empty());
+    second.shutdown().await;
+}
+
+// ---- Audiences, chunks and acknowledgements ---------------------------------------------------
+
+/// Publishes in the background (the test plays the server's part meanwhile).
+fn spawn_publish(
+    driver: &WebDriver,
+    key: &SessionKey,
+    status: &Status,
+) -> tokio::task::JoinHandle<Result<Published, DriverError>> {
+    let (driver, key, status) = (driver.clone(), key.clone(), status.clone());
+    tokio::spawn(async move { driver.publish(&key, &status, None).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audience_drawn_from_contacts_needs_synced_contacts() {
+    let dir = TempDir::new("nocontacts");
+    let net = FakeNet::new(Net::Hang);
+    let (driver, mut stanzas) = recording_driver(config(&dir.0), &net, Vec::new());
+    let key = connected_session(&driver, "nocontacts").await;
+    for status in
+        [text_status(&key, 1), text_status(&key, 2).with_audience(Audience::denylist(&["+447700900101"]).unwrap())]
+    {
+        match driver.publish(&key, &status, None).await {
+            Err(DriverError::NoRecipients(why)) => assert!(why.contains("not been synced"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(driver.reconcile(&key, &status).await.unwrap(), SendCheck::NotSent, "nothing was sent");
+    }
+    stanzas.none().await;
+    // A deny list that names everyone leaves nobody either.
+    three_contacts(&driver, &key).await;
+    let everyone =
+        Audience::denylist(&["100000000000101@lid", "+447700900102", "447700900103@s.whatsapp.net"]).unwrap();
+    match driver.publish(&key, &text_status(&key, 3).with_audience(everyone), None).await {
+        Err(DriverError::NoRecipients(why)) => assert!(why.contains("deny list"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    stanzas.none().await;
+    driver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_list_leaves_out_the_contacts_it_names() {
+    let dir = TempDir::new("deny");
+    let net = FakeNet::new(Net::Hang);
+    let (driver, mut stanzas) = recording_driver(config(&dir.0), &net, Vec::new());
+    let key = connected_session(&driver, "deny").await;
+    three_contacts(&driver, &key).await;
+    // Grace is named by her phone number; she is addressed by her LID.
+    let status = text_status(&key, 1).with_audience(Audience::denylist(&["+44 7700 900102"]).unwrap());
+    let publish = spawn_publish(&driver, &key, &status);
+    let stanza = stanzas.next().await;
+    assert_eq!(stanza.recipients, ["100000000000101@lid", "100000000000103@lid"]);
+    assert_eq!(stanza.revokes, None);
+    driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+    let published = publish.await.unwrap().unwrap();
+    assert_eq!(published.message_id.as_str(), stanza.message_id);
+    assert_eq!(published.reach, Reach { recipients: 2, unresolved: Vec::new() });
+    assert_eq!(driver.reconcile(&key, &status).await.unwrap(), sent(&stanza.message_id, 2));
+
+    // All contacts.
+    let everyone = text_status(&key, 2);
+    let publish = spawn_publish(&driver, &key, &everyone);
+    let stanza = stanzas.next().await;
+    assert_eq!(stanza.recipients.len(), 3);
+    driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+    assert_eq!(publish.await.unwrap().unwrap().reach.recipients, 3);
+    driver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_audience_goes_in_chunks_under_one_message_id_each_acked_before_the_next() {
+    let dir = TempDir::new("chunks");
+    let net = FakeNet::new(Net::Hang);
+    let mut config = config(&dir.0);
+    config.status_chunk_size = 2;
+    let (driver, mut stanzas) = recording_driver(config, &net, Vec::new());
+    let key = connected_session(&driver, "chunks").await;
+    let lids: Vec<String> = (1..=5).map(|n| format!("10000000000000{n}@lid")).collect();
+    let lids: Vec<&str> = lids.iter().map(String::as_str).collect();
+    let status = to(text_status(&key, 1), &lids);
+    let publish = spawn_publish(&driver, &key, &status);
+
+    let mut chunks = Vec::new();
+    for _ in 0..3 {
+        let stanza = stanzas.next().await;
+        // The next chunk waits for this one's ack.
+        stanzas.none().await;
+        assert!(!publish.is_finished());
+        driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+        chunks.push(stanza);
+    }
+    let published = publish.await.unwrap().unwrap();
+    stanzas.none().await;
+    let id = chunks[0].message_id.clone();
+    assert!(chunks.iter().all(|c| c.message_id == id), "one message id");
+    assert_eq!(published.message_id.as_str(), id);
+    assert_eq!(published.reach.recipients, 5);
+    let sent_to: Vec<Vec<&str>> = chunks.iter().map(|c| c.recipients.iter().map(String::as_str).collect()).collect();
+    assert_eq!(sent_to, [&lids[0..2], &lids[2..4], &lids[4..5]]);
+    // The journal lists every recipient before the first chunk, then each chunk's steps.
+    let journal = std::fs::read_to_string(dir.0.join(key.tenant.to_string()).join("chunks.sends.jsonl")).unwrap();
+    let first = journal.lines().next().unwrap();
+    assert!(first.contains(r#""op":"intent""#) && lids.iter().all(|lid| first.contains(lid)), "{first}");
+    assert_eq!(journal.matches(r#""op":"acked""#).count(), 3, "{journal}");
+    assert_eq!(driver.reconcile(&key, &status).await.unwrap(), sent(&id, 5));
+
+    // The revocation goes to the same people in the same chunks, under an id of its own.
+    let revoke = {
+        let (driver, key, status) = (driver.clone(), key.clone(), published_as(&status, &id));
+        tokio::spawn(async move { driver.revoke(&key, &status).await })
+    };
+    let mut revoked_to = Vec::new();
+    for _ in 0..3 {
+        let stanza = stanzas.next().await;
+        assert_eq!(stanza.revokes.as_deref(), Some(id.as_str()));
+        assert_ne!(stanza.message_id, id);
+        driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+        revoked_to.push(stanza.recipients);
+    }
+    revoke.await.unwrap().unwrap();
+    assert_eq!(revoked_to, chunks.iter().map(|c| c.recipients.clone()).collect::<Vec<_>>());
+    driver.shutdown().await;
+}
+
+fn published_as(status: &Status, id: &str) -> Status {
+    published(status.clone(), id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_chunk_that_fails_says_how_many_got_the_status_and_is_never_retried() {
+    let dir = TempDir::new("partial");
+    let net = FakeNet::new(Net::Hang);
+    let mut config = config(&dir.0);
+    config.status_chunk_size = 2;
+    // The 4th send (chunk 2 of the second status) fails before writing; the 6th (chunk 2 of
+    // the third) may have been written.
+    let failures =
+        vec![None, None, None, Some(SendError::NotLoggedIn), None, Some(SendError::Client(ClientError::NotConnected))];
+    let (driver, mut stanzas) = recording_driver(config, &net, failures);
+    let key = connected_session(&driver, "partial").await;
+    let five = ["1@lid", "2@lid", "3@lid", "4@lid", "5@lid"];
+
+    // The server rejects the second chunk.
+    let rejected = to(text_status(&key, 1), &five);
+    let publish = spawn_publish(&driver, &key, &rejected);
+    let first = stanzas.next().await;
+    driver.inject_event(&key, ack(&first.message_id, None)).await.unwrap();
+    let second = stanzas.next().await;
+    driver.inject_event(&key, ack(&second.message_id, Some("479"))).await.unwrap();
+    match publish.await.unwrap() {
+        Err(DriverError::ServerRejected(why)) => {
+            assert!(why.contains("479") && why.contains("2 of 5 recipients already got"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    stanzas.none().await;
+    assert_eq!(driver.reconcile(&key, &rejected).await.unwrap(), SendCheck::Unknown, "partly sent");
+
+    // The second chunk cannot be sent (nothing written): not a transient error, or the status
+    // would be sent again to those who have it.
+    let dropped = to(text_status(&key, 2), &five);
+    let publish = spawn_publish(&driver, &key, &dropped);
+    let first = stanzas.next().await;
+    driver.inject_event(&key, ack(&first.message_id, None)).await.unwrap();
+    let error = publish.await.unwrap().unwrap_err();
+    assert!(!error.failure().code.is_transient(), "{error:?}");
+    assert!(matches!(&error, DriverError::DeviceError(why) if why.contains("2 of 5")), "{error:?}");
+    assert_eq!(driver.reconcile(&key, &dropped).await.unwrap(), SendCheck::Unknown);
+
+    // The second chunk may or may not have been written: unconfirmed.
+    let unsure = to(text_status(&key, 3), &five);
+    let publish = spawn_publish(&driver, &key, &unsure);
+    let first = stanzas.next().await;
+    driver.inject_event(&key, ack(&first.message_id, None)).await.unwrap();
+    match publish.await.unwrap() {
+        Err(DriverError::Unconfirmed(why)) => assert!(why.contains("2 of 5"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    stanzas.none().await;
+    driver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_servers_ack_a_send_is_unconfirmed_and_a_negative_ack_is_a_rejection() {
+    let dir = TempDir::new("unconfirmed");
+    let net = FakeNet::new(Net::Hang);
+    let mut config = config(&dir.0);
+    config.ack_timeout = Duration::from_millis(300);
+    let (driver, mut stanzas) = recording_driver(config, &net, Vec::new());
+    let key = connected_session(&driver, "unconfirmed").await;
+    let lid = ["100000000000001@lid"];
+
+    // No ack in time.
+    let silent = to(text_status(&key, 1), &lid);
+    let publish = spawn_publish(&driver, &key, &silent);
+    let stanza = stanzas.next().await;
+    match publish.await.unwrap() {
+        Err(error @ DriverError::Unconfirmed(_)) => {
+            assert_eq!(error.failure().code, FailureCode::OutcomeUnknown);
+            assert!(error.to_string().contains("may or may not be visible"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(driver.reconcile(&key, &silent).await.unwrap(), SendCheck::Unknown);
+    // The ack that comes late is still recorded.
+    driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while driver.reconcile(&key, &silent).await.unwrap() != sent(&stanza.message_id, 1) {
+        assert!(Instant::now() < deadline, "the late ack is recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A negative ack.
+    let refused = to(text_status(&key, 2), &lid);
+    let publish = spawn_publish(&driver, &key, &refused);
+    let stanza = stanzas.next().await;
+    driver.inject_event(&key, ack(&stanza.message_id, Some("479"))).await.unwrap();
+    match publish.await.unwrap() {
+        Err(DriverError::ServerRejected(why)) => assert_eq!(why, "error 479"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(driver.reconcile(&key, &refused).await.unwrap(), SendCheck::NotSent);
+    driver.shutdown().await;
 }

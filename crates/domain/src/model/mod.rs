@@ -1,6 +1,7 @@
 //! Entities, value objects and the status lifecycle.
 
 mod access;
+mod audience;
 mod event;
 mod ids;
 mod media;
@@ -12,6 +13,7 @@ mod text;
 mod webhook;
 
 pub use access::*;
+pub use audience::*;
 pub use event::*;
 pub use ids::*;
 pub use media::*;

@@ -54,8 +54,33 @@ pub struct Session {
     /// The user whose device this is, if any (see `POST /status/media`).
     pub owner: Option<UserId>,
     pub state: SessionState,
+    /// Why it is in that state, when the driver says (live, not stored).
+    pub reason: Option<StateReason>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Why a session is in its state, when the state alone does not say: replaced by another
+/// client, banned, logged out by the phone, unable to reach WhatsApp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateReason {
+    /// A stable snake_case code (`replaced`, `banned`, `logged_out`, `refused`, `offline`, …).
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// A session's live state, with the reason for it when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCondition {
+    pub state: SessionState,
+    pub reason: Option<StateReason>,
+}
+
+impl From<SessionState> for SessionCondition {
+    fn from(state: SessionState) -> Self {
+        Self { state, reason: None }
+    }
 }
 
 /// How to link a session to a phone.
@@ -90,9 +115,15 @@ pub struct PairingCode {
 
 /// A phone number in international form, digits only (E.164 without `+`): 7 to 15 digits.
 /// `+`, spaces, dashes, dots and parentheses are accepted and dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct PhoneNumber(String);
+
+impl<'de> Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(&String::deserialize(d)?).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
 
 impl PhoneNumber {
     pub fn new(raw: &str) -> Result<Self, InvalidValue> {

@@ -19,7 +19,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackgroundColor, Font, MediaStatus, MessageId, SessionKey, StatusId, StatusText, Timestamp};
+use super::{
+    Audience, BackgroundColor, Font, MediaStatus, MessageId, Reach, SessionKey, StatusId, StatusText, Timestamp,
+};
 
 /// What kind of status this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,15 +161,19 @@ pub enum FailureCode {
     ServerRejected,
     /// The configured WhatsApp driver cannot run in this build or configuration.
     DriverUnavailable,
-    /// The process stopped while the status was being sent, and the driver cannot tell whether
-    /// it went out; it was not sent again, to avoid posting it twice.
+    /// Nobody in the audience could be resolved to a WhatsApp account (or the linked account
+    /// has no contacts synced yet): there was no one to send it to.
+    NoRecipients,
+    /// It is not known whether the status went out: the process stopped while it was being
+    /// sent and the driver cannot tell, or WhatsApp's server did not confirm it in time. It
+    /// is not sent again, to avoid posting it twice.
     OutcomeUnknown,
     /// Something inside wastatus went wrong; the logs have the details.
     Internal,
 }
 
 impl FailureCode {
-    pub const ALL: [FailureCode; 10] = [
+    pub const ALL: [FailureCode; 11] = [
         FailureCode::DeviceDisconnected,
         FailureCode::LoggedOut,
         FailureCode::NotPaired,
@@ -176,6 +182,7 @@ impl FailureCode {
         FailureCode::DeviceError,
         FailureCode::ServerRejected,
         FailureCode::DriverUnavailable,
+        FailureCode::NoRecipients,
         FailureCode::OutcomeUnknown,
         FailureCode::Internal,
     ];
@@ -196,6 +203,7 @@ impl FailureCode {
             FailureCode::DeviceError => "device_error",
             FailureCode::ServerRejected => "server_rejected",
             FailureCode::DriverUnavailable => "driver_unavailable",
+            FailureCode::NoRecipients => "no_recipients",
             FailureCode::OutcomeUnknown => "outcome_unknown",
             FailureCode::Internal => "internal",
         }
@@ -243,8 +251,11 @@ pub struct Status {
     session: SessionKey,
     content: StatusContent,
     view_once: bool,
+    audience: Audience,
     state: StatusState,
     message_id: Option<MessageId>,
+    /// Who it reached, once published.
+    reach: Option<Reach>,
     failure: Option<Failure>,
     schedule: Schedule,
     created_at: Timestamp,
@@ -273,8 +284,10 @@ pub struct StatusRecord {
     pub session: SessionKey,
     pub content: StatusContent,
     pub view_once: bool,
+    pub audience: Audience,
     pub state: StatusState,
     pub message_id: Option<MessageId>,
+    pub reach: Option<Reach>,
     pub failure: Option<Failure>,
     pub schedule: Schedule,
     pub created_at: Timestamp,
@@ -315,8 +328,10 @@ impl Status {
             session,
             content,
             view_once,
+            audience: Audience::Contacts,
             state: if scheduled { StatusState::Scheduled } else { StatusState::Accepted },
             message_id: None,
+            reach: None,
             failure: None,
             schedule: Schedule {
                 publish_at: plan.publish_at,
@@ -331,6 +346,12 @@ impl Status {
         }
     }
 
+    /// Shows the status to `audience` instead of all contacts.
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
+        self
+    }
+
     /// Rebuilds a status from storage. The record is trusted: storage only holds statuses that
     /// went through the transitions below.
     pub fn from_record(r: StatusRecord) -> Self {
@@ -339,8 +360,10 @@ impl Status {
             session: r.session,
             content: r.content,
             view_once: r.view_once,
+            audience: r.audience,
             state: r.state,
             message_id: r.message_id,
+            reach: r.reach,
             failure: r.failure,
             schedule: r.schedule,
             created_at: r.created_at,
@@ -365,8 +388,16 @@ impl Status {
     pub fn view_once(&self) -> bool {
         self.view_once
     }
+    /// Who is to see it.
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
     pub fn state(&self) -> StatusState {
         self.state
+    }
+    /// Who it reached, once published.
+    pub fn reach(&self) -> Option<&Reach> {
+        self.reach.as_ref()
     }
     pub fn message_id(&self) -> Option<&MessageId> {
         self.message_id.as_ref()
@@ -413,10 +444,17 @@ impl Status {
         Ok(())
     }
 
-    /// `sending` → `published`: the driver confirmed the send under `message_id`.
-    pub fn mark_published(&mut self, message_id: MessageId, now: Timestamp) -> Result<(), TransitionError> {
+    /// `sending` → `published`: the driver confirmed the send under `message_id`, to the
+    /// people `reach` counts.
+    pub fn mark_published(
+        &mut self,
+        message_id: MessageId,
+        reach: Reach,
+        now: Timestamp,
+    ) -> Result<(), TransitionError> {
         self.transition(&[StatusState::Sending], StatusState::Published, now)?;
         self.message_id = Some(message_id);
+        self.reach = Some(reach);
         self.failure = None;
         self.published_at = Some(now);
         Ok(())
@@ -512,7 +550,7 @@ mod tests {
         let mut s = status();
         assert_eq!(s.state(), StatusState::Accepted);
         s.start_sending(at(1)).unwrap();
-        s.mark_published(msg(), at(2)).unwrap();
+        s.mark_published(msg(), Reach::default(), at(2)).unwrap();
         assert_eq!(s.state(), StatusState::Published);
         assert_eq!(s.message_id(), Some(&msg()));
         assert_eq!(s.published_at(), Some(at(2)));
@@ -526,7 +564,7 @@ mod tests {
     #[test]
     fn a_status_is_never_published_without_being_sent() {
         let mut s = status();
-        let err = s.mark_published(msg(), at(1)).unwrap_err();
+        let err = s.mark_published(msg(), Reach::default(), at(1)).unwrap_err();
         assert_eq!(err, TransitionError { from: StatusState::Accepted, to: StatusState::Published });
         assert_eq!(s.message_id(), None);
     }
@@ -538,7 +576,7 @@ mod tests {
         let failure = Failure { code: FailureCode::DeviceDisconnected, message: "offline".into() };
         s.mark_failed(failure.clone(), at(2)).unwrap();
         assert_eq!(s.failure(), Some(&failure));
-        assert!(s.mark_published(msg(), at(3)).is_err());
+        assert!(s.mark_published(msg(), Reach::default(), at(3)).is_err());
         assert!(s.mark_revoked(at(3)).is_err());
         assert!(s.start_sending(at(3)).is_err());
         assert_eq!(s.state(), StatusState::Failed);
@@ -550,7 +588,7 @@ mod tests {
         assert!(s.mark_revoked(at(1)).is_err());
         s.start_sending(at(1)).unwrap();
         assert!(s.mark_revoked(at(1)).is_err());
-        s.mark_published(msg(), at(2)).unwrap();
+        s.mark_published(msg(), Reach::default(), at(2)).unwrap();
         s.mark_revoked(at(3)).unwrap();
         assert!(s.mark_revoked(at(4)).is_err(), "revoking twice is refused");
     }
@@ -608,7 +646,7 @@ mod tests {
         s.start_sending(at(30)).unwrap();
         s.attempt_failed(failure(FailureCode::UploadFailed), at(40), at(31)).unwrap();
         s.start_sending(at(40)).unwrap();
-        s.mark_published(msg(), at(41)).unwrap();
+        s.mark_published(msg(), Reach::default(), at(41)).unwrap();
         assert_eq!(s.failure(), None);
     }
 

@@ -189,6 +189,13 @@ pub enum DriverError {
     DeviceError(String),
     #[error("rejected by the WhatsApp server: {0}")]
     ServerRejected(String),
+    /// Nobody to send to: no one in the audience could be resolved to a WhatsApp account.
+    #[error("{0}")]
+    NoRecipients(String),
+    /// The message left, but WhatsApp's server did not confirm it in time: it may or may not
+    /// be visible.
+    #[error("{0}")]
+    Unconfirmed(String),
     /// This driver cannot run in this build or configuration.
     #[error("{0}")]
     Unavailable(String),
@@ -207,6 +214,8 @@ impl DriverError {
             DriverError::UploadTimeout => FailureCode::UploadTimeout,
             DriverError::DeviceError(_) => FailureCode::DeviceError,
             DriverError::ServerRejected(_) => FailureCode::ServerRejected,
+            DriverError::NoRecipients(_) => FailureCode::NoRecipients,
+            DriverError::Unconfirmed(_) => FailureCode::OutcomeUnknown,
             DriverError::Unavailable(_) => FailureCode::DriverUnavailable,
             DriverError::UnknownSession
             | DriverError::AlreadyPaired
@@ -233,8 +242,14 @@ pub trait WhatsAppDriver: Send + Sync {
     /// session starts in [`SessionState::Pairing`]. Starting a running session is harmless.
     async fn start(&self, session: &SessionKey) -> Result<SessionState, DriverError>;
 
-    /// The session's live state. [`DriverError::UnknownSession`] if it was never started.
-    async fn state(&self, session: &SessionKey) -> Result<SessionState, DriverError>;
+    /// The session's live state, with the reason for it when there is one.
+    /// [`DriverError::UnknownSession`] if it was never started.
+    async fn state(&self, session: &SessionKey) -> Result<SessionCondition, DriverError>;
+
+    /// Connects a session again that stopped for a reason the driver does not retry by itself
+    /// (replaced by another client, banned, refused): an operator's decision. Harmless for a
+    /// session that runs; [`DriverError::LoggedOut`] for one that must be paired again.
+    async fn restart(&self, session: &SessionKey) -> Result<SessionState, DriverError>;
 
     /// Begins linking the session to a phone. [`DriverError::AlreadyPaired`] if it is linked.
     async fn pair(&self, session: &SessionKey, method: &PairMethod) -> Result<Pairing, DriverError>;
@@ -248,16 +263,24 @@ pub trait WhatsAppDriver: Send + Sync {
     /// Stops the session and wipes its device state. Removing an unknown session succeeds.
     async fn remove(&self, session: &SessionKey) -> Result<(), DriverError>;
 
-    /// Publishes a status and returns WhatsApp's message id once the send is confirmed.
-    /// Must return an error, never a message id, when the outcome is not a confirmed send.
-    /// `media` is the prepared media of an image or video status (and `None` for text); it is
-    /// cheap to clone (the bytes are shared).
+    /// Publishes a status to its audience and returns WhatsApp's message id and who it went
+    /// to, once the send is confirmed. Must return an error, never a message id, when the
+    /// outcome is not a confirmed send. `media` is the prepared media of an image or video
+    /// status (and `None` for text); it is cheap to clone (the bytes are shared).
+    ///
+    /// The audience ([`Status::audience`]) is resolved to WhatsApp accounts first; the people
+    /// who cannot be resolved are reported in the [`Reach`], and an audience with nobody
+    /// left is [`DriverError::NoRecipients`].
     async fn publish(
         &self,
         session: &SessionKey,
         status: &Status,
         media: Option<PreparedMedia>,
-    ) -> Result<MessageId, DriverError>;
+    ) -> Result<Published, DriverError>;
+
+    /// The linked account's contacts, as WhatsApp last synced its address book (empty until
+    /// the session is linked and the first sync arrived).
+    async fn contacts(&self, session: &SessionKey) -> Result<Vec<Contact>, DriverError>;
 
     /// Deletes a published status from the audience's phones.
     async fn revoke(&self, session: &SessionKey, status: &Status) -> Result<(), DriverError>;
@@ -271,11 +294,18 @@ pub trait WhatsAppDriver: Send + Sync {
     }
 }
 
+/// A send WhatsApp confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub message_id: MessageId,
+    pub reach: Reach,
+}
+
 /// What a driver knows of an interrupted send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendCheck {
-    /// It was sent, under this message id.
-    Sent(MessageId),
+    /// It was sent, under this message id, to these people.
+    Sent(Published),
     /// It was certainly not sent: sending it now is safe.
     NotSent,
     /// The driver cannot tell.
@@ -318,6 +348,8 @@ pub struct SentRecord {
     /// The status it was sent for.
     pub status: StatusId,
     pub status_type: StatusType,
+    /// Who it was sent to.
+    pub recipients: Vec<Recipient>,
     pub sent_at: Timestamp,
 }
 

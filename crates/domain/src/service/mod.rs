@@ -105,6 +105,12 @@ pub(crate) mod test_support {
     use crate::model::*;
     use crate::ports::*;
 
+    /// A confirmed send under `message_id`, to three people, one of the audience unresolved.
+    pub fn confirmed(message_id: &str) -> Published {
+        let unresolved = vec![Recipient::parse("+15550100000").unwrap()];
+        Published { message_id: MessageId::new(message_id).unwrap(), reach: Reach { recipients: 3, unresolved } }
+    }
+
     pub fn at(secs: i64) -> Timestamp {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
@@ -118,7 +124,7 @@ pub(crate) mod test_support {
     }
 
     pub fn session(id: &str, state: SessionState) -> Session {
-        Session { key: key(id), owner: None, state, created_at: at(0), updated_at: at(0) }
+        Session { key: key(id), owner: None, state, reason: None, created_at: at(0), updated_at: at(0) }
     }
 
     pub fn text_content(text: &str) -> StatusContent {

@@ -39,6 +39,7 @@ mod tests {
             message_id: MessageId::new(format!("3EB0{n:020X}")).unwrap(),
             status: StatusId::from_uuid(uuid::Uuid::from_u128(n)),
             status_type: StatusType::Text,
+            recipients: vec![Recipient::parse("+15550100001").unwrap()],
             sent_at: at(n as i64),
         }
     }

@@ -42,6 +42,29 @@ pub enum PairSessionError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum RestartSessionError {
+    #[error("no session with id {0}")]
+    NotFound(SessionId),
+    #[error("the session was logged out; pair it again instead")]
+    LoggedOut,
+    #[error("{0}")]
+    DriverUnavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl ErrorCode for RestartSessionError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "session_not_found",
+            Self::LoggedOut => "session_logged_out",
+            Self::DriverUnavailable(_) => "driver_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum QrCodeError {
     #[error("no session with id {0}")]
     NotFound(SessionId),
@@ -75,7 +98,15 @@ pub enum DeviceError {
     Internal(anyhow::Error),
 }
 
-internal_from_storage!(CreateSessionError, SessionError, PairSessionError, QrCodeError, InjectFaultError, DeviceError);
+internal_from_storage!(
+    CreateSessionError,
+    SessionError,
+    PairSessionError,
+    QrCodeError,
+    InjectFaultError,
+    DeviceError,
+    RestartSessionError
+);
 
 impl ErrorCode for DeviceError {
     fn code(&self) -> &'static str {
@@ -212,6 +243,7 @@ impl Sessions {
             key: SessionKey { tenant, id },
             owner,
             state: SessionState::Pairing,
+            reason: None,
             created_at: now,
             updated_at: now,
         };
@@ -288,6 +320,29 @@ impl Sessions {
         })
     }
 
+    /// The linked account's contacts, as WhatsApp last synced them.
+    pub async fn contacts(&self, key: &SessionKey) -> Result<Vec<Contact>, SessionError> {
+        self.find(key).await?;
+        let driver = self.ports.driver.as_ref();
+        on_started(&self.ports, key, || driver.contacts(key)).await.map_err(|e| match e {
+            DriverError::Unavailable(why) => SessionError::DriverUnavailable(why),
+            other => SessionError::Internal(other.into()),
+        })
+    }
+
+    /// Connects the session again after it stopped for a reason the driver does not retry by
+    /// itself (replaced by another client, banned); harmless for a session that runs.
+    pub async fn restart(&self, key: &SessionKey) -> Result<Session, RestartSessionError> {
+        let session = self.find(key).await.map_err(not_found_or_internal(RestartSessionError::NotFound))?;
+        let driver = self.ports.driver.as_ref();
+        on_started(&self.ports, key, || driver.restart(key)).await.map_err(|e| match e {
+            DriverError::LoggedOut => RestartSessionError::LoggedOut,
+            DriverError::Unavailable(why) => RestartSessionError::DriverUnavailable(why),
+            other => RestartSessionError::Internal(other.into()),
+        })?;
+        Ok(self.refresh(session).await?)
+    }
+
     /// Unlinks the phone. Logging out a session that is not linked is harmless.
     pub async fn logout(&self, key: &SessionKey) -> Result<Session, SessionError> {
         let session = self.find(key).await?;
@@ -341,11 +396,12 @@ impl Sessions {
     async fn refresh(&self, mut session: Session) -> Result<Session, StorageError> {
         let driver = self.ports.driver.as_ref();
         match on_started(&self.ports, &session.key, || driver.state(&session.key)).await {
-            Ok(state) => {
+            Ok(SessionCondition { state, reason }) => {
                 if let Some(at) = self.record_state(&session, state).await? {
                     session.state = state;
                     session.updated_at = at;
                 }
+                session.reason = reason;
             }
             // The stored state is the best answer left; the driver's trouble is not the caller's.
             Err(error) => tracing::warn!(session = %session.key, %error, "driver could not report the session state"),
@@ -462,7 +518,7 @@ mod tests {
     async fn a_users_device_is_found_by_owner_and_api_keys_have_none() {
         let mut m = Mocks::default();
         m.sessions.expect_find_by_owner().returning(|_, _| Ok(Some(session("phone", SessionState::Connected))));
-        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected.into()));
         let sessions = Sessions::new(m.into_ports());
         assert_eq!(sessions.device_of(tenant(), Some(user_id())).await.unwrap().key, key("phone"));
         assert_eq!(sessions.device_of(tenant(), None).await.unwrap_err().code(), "no_device");
@@ -483,7 +539,10 @@ mod tests {
     async fn reading_a_session_records_and_announces_a_state_change() {
         let mut m = Mocks::default();
         m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
-        m.driver.expect_state().returning(|_| Ok(SessionState::Disconnected));
+        m.driver.expect_state().returning(|_| {
+            let reason = StateReason { code: "replaced", message: "another client took over".to_owned() };
+            Ok(SessionCondition { state: SessionState::Disconnected, reason: Some(reason) })
+        });
         m.sessions
             .expect_set_state()
             .withf(|k, state, at_, events| {
@@ -498,6 +557,7 @@ mod tests {
         m.events.expect_emit().withf(|e| e.kind.as_str() == "session.disconnected").times(1).returning(|_| ());
         let s = Sessions::new(m.into_ports()).get(&key("s1")).await.unwrap();
         assert_eq!(s.state, SessionState::Disconnected);
+        assert_eq!(s.reason.map(|r| r.code), Some("replaced"), "the driver's reason is shown");
         assert_eq!(s.updated_at, at(10));
     }
 
@@ -505,7 +565,7 @@ mod tests {
     async fn an_unchanged_state_writes_nothing() {
         let mut m = Mocks::default();
         m.sessions.expect_get().returning(|_| Ok(Some(session("s1", SessionState::Connected))));
-        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected.into()));
         m.sessions.expect_set_state().never();
         m.events.expect_emit().never();
         Sessions::new(m.into_ports()).get(&key("s1")).await.unwrap();
@@ -566,7 +626,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(Pairing::Qr(QrCode { payload: "2@x".into(), expires_at: at(70) })));
-        m.driver.expect_state().returning(|_| Ok(SessionState::Connected));
+        m.driver.expect_state().returning(|_| Ok(SessionState::Connected.into()));
         m.sessions.expect_set_state().returning(|_, _, _, _| Ok(true));
         m.events.expect_emit().returning(|_| ());
         let (pairing, s) = Sessions::new(m.into_ports()).pair(&key("s1"), &PairMethod::Qr).await.unwrap();

@@ -15,6 +15,8 @@ pub struct PublishStatus {
     pub session: SessionKey,
     pub content: PublishContent,
     pub view_once: bool,
+    /// Who sees it (all contacts by default).
+    pub audience: Audience,
     pub mode: PublishMode,
 }
 
@@ -38,6 +40,7 @@ pub struct ReadyToPublish {
     content: StatusContent,
     media: Option<PreparedMedia>,
     view_once: bool,
+    audience: Audience,
     mode: PublishMode,
 }
 
@@ -248,7 +251,7 @@ impl Statuses {
     /// and fetches, checks and prepares the media. Abandoning it (a client that goes away, a
     /// time-out) leaves no trace, so callers may run it in the request itself.
     pub async fn prepare(&self, command: PublishStatus) -> Result<ReadyToPublish, PublishStatusError> {
-        let PublishStatus { session, content, view_once, mode } = command;
+        let PublishStatus { session, content, view_once, audience, mode } = command;
         if let PublishMode::At(at) = mode
             && at <= self.ports.clock.now()
         {
@@ -275,7 +278,7 @@ impl Statuses {
                 (content, Some(prepared))
             }
         };
-        Ok(ReadyToPublish { session, content, media, view_once, mode })
+        Ok(ReadyToPublish { session, content, media, view_once, audience, mode })
     }
 
     /// Takes a slot of the session's publish pace for a publish sent at once, once everything
@@ -295,7 +298,7 @@ impl Statuses {
     /// [`Statuses::execute`]; a queued or scheduled one is left to the workers. The insert also
     /// checks that the tenant has this session, without a read of its own.
     pub async fn submit(&self, ready: ReadyToPublish) -> Result<Submitted, PublishStatusError> {
-        let ReadyToPublish { session, content, media, view_once, mode } = ready;
+        let ReadyToPublish { session, content, media, view_once, audience, mode } = ready;
         self.admit_now(&session, mode)?;
         let id = StatusId::from_uuid(self.ports.ids.uuid());
         let now = self.ports.clock.now();
@@ -304,7 +307,7 @@ impl Statuses {
             PublishMode::Queued => Plan { publish_at: None, max_attempts: self.policy.max_attempts },
             PublishMode::At(at) => Plan { publish_at: Some(at), max_attempts: self.policy.max_attempts },
         };
-        let mut status = Status::accept(id, session.clone(), content, view_once, plan, now);
+        let mut status = Status::accept(id, session.clone(), content, view_once, plan, now).with_audience(audience);
         let lease_until = if mode == PublishMode::Now {
             status.start_sending(now).map_err(|e| PublishStatusError::Internal(e.into()))?;
             Some(now + self.policy.lease)
@@ -347,8 +350,10 @@ impl Statuses {
         let outcome = on_started(&self.ports, &session, || driver.publish(&session, &status, media.clone())).await;
         let now = self.ports.clock.now();
         let kind = match &outcome {
-            Ok(message_id) => {
-                status.mark_published(message_id.clone(), now).map_err(|e| PublishStatusError::Internal(e.into()))?;
+            Ok(Published { message_id, reach }) => {
+                status
+                    .mark_published(message_id.clone(), reach.clone(), now)
+                    .map_err(|e| PublishStatusError::Internal(e.into()))?;
                 Some(EventKind::StatusPublished)
             }
             Err(error) => {
@@ -465,9 +470,9 @@ impl Statuses {
             let check = on_started(&self.ports, &session, || driver.reconcile(&session, &status)).await;
             let now = self.ports.clock.now();
             match check {
-                Ok(SendCheck::Sent(message_id)) => {
+                Ok(SendCheck::Sent(Published { message_id, reach })) => {
                     tracing::info!(status = %status.id(), %message_id, "an interrupted send had gone out");
-                    if status.mark_published(message_id, now).is_ok() {
+                    if status.mark_published(message_id, reach, now).is_ok() {
                         self.store_outcome(&status, StatusState::Sending, Some(EventKind::StatusPublished)).await?;
                     }
                     settled.push(status);
@@ -566,6 +571,7 @@ mod tests {
             session: key("s1"),
             content: PublishContent::Text(text),
             view_once: false,
+            audience: Audience::Contacts,
             mode: PublishMode::Now,
         }
     }
@@ -602,19 +608,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_confirmed_send_is_published_with_its_message_id() {
+    async fn a_confirmed_send_is_published_with_its_message_id_and_reach() {
         let mut m = Mocks::default();
         let saved = recording_statuses(&mut m);
         m.driver
             .expect_publish()
-            .withf(|_, s, media| s.state() == StatusState::Sending && media.is_none())
+            .withf(|_, s, media| {
+                s.state() == StatusState::Sending && media.is_none() && *s.audience() == Audience::Contacts
+            })
             .times(1)
-            .returning(|_, _, _| Ok(MessageId::new("3EB0AAAAAAAAAAAAAAAAAAAA").unwrap()));
+            .returning(|_, _, _| Ok(confirmed("3EB0AAAAAAAAAAAAAAAAAAAA")));
         m.events.expect_emit().withf(|e| e.kind.as_str() == "status.published").times(1).returning(|_| ());
 
         let status = Statuses::new(m.into_ports()).publish(command()).await.unwrap();
         assert_eq!(status.state(), StatusState::Published);
         assert_eq!(status.message_id().unwrap().as_str(), "3EB0AAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(status.reach(), Some(&confirmed("3EB0AAAAAAAAAAAAAAAAAAAA").reach));
         assert_eq!(*saved.lock().unwrap(), [StatusState::Sending, StatusState::Published]);
     }
 
@@ -652,6 +661,7 @@ mod tests {
             session: key("s1"),
             content: PublishContent::Media { kind: Some(MediaKind::Image), caption, input },
             view_once: false,
+            audience: Audience::Contacts,
             mode: PublishMode::Now,
         }
     }
@@ -685,7 +695,7 @@ mod tests {
                 status.status_type() == StatusType::Image && media.as_ref() == Some(&prepared_jpeg())
             })
             .times(1)
-            .returning(|_, _, _| Ok(MessageId::new("3EB0CCCCCCCCCCCCCCCCCCCC").unwrap()));
+            .returning(|_, _, _| Ok(confirmed("3EB0CCCCCCCCCCCCCCCCCCCC")));
         m.events.expect_emit().returning(|_| ());
         let status = Statuses::new(m.into_ports()).publish(image_command()).await.unwrap();
         let StatusContent::Image(image) = status.content() else { panic!("an image status") };
@@ -701,7 +711,7 @@ mod tests {
         let prepared = video.clone();
         m.media.expect_prepare().withf(|_, kind| kind.is_none()).times(1).returning(move |_, _| Ok(prepared.clone()));
         recording_statuses(&mut m);
-        m.driver.expect_publish().returning(|_, _, _| Ok(MessageId::new("3EB0DDDDDDDDDDDDDDDDDDDD").unwrap()));
+        m.driver.expect_publish().returning(|_, _, _| Ok(confirmed("3EB0DDDDDDDDDDDDDDDDDDDD")));
         m.events.expect_emit().returning(|_| ());
         let mut command = image_command();
         let PublishContent::Media { kind, .. } = &mut command.content else { unreachable!() };
@@ -881,7 +891,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_interrupted_send_that_went_out_is_published_not_resent() {
-        let (mut m, saved) = recovering(SendCheck::Sent(MessageId::new("3EB0EEEEEEEEEEEEEEEEEEEE").unwrap()));
+        let (mut m, saved) = recovering(SendCheck::Sent(confirmed("3EB0EEEEEEEEEEEEEEEEEEEE")));
         m.driver.expect_publish().never();
         let settled = Statuses::new(m.into_ports()).recover(10).await.unwrap();
         assert_eq!(settled[0].message_id().unwrap().as_str(), "3EB0EEEEEEEEEEEEEEEEEEEE");
@@ -891,7 +901,7 @@ mod tests {
     #[tokio::test]
     async fn an_interrupted_send_that_did_not_go_out_is_sent_now() {
         let (mut m, saved) = recovering(SendCheck::NotSent);
-        m.driver.expect_publish().times(1).returning(|_, _, _| Ok(MessageId::new("3EB0FFFFFFFFFFFFFFFFFFFF").unwrap()));
+        m.driver.expect_publish().times(1).returning(|_, _, _| Ok(confirmed("3EB0FFFFFFFFFFFFFFFFFFFF")));
         Statuses::new(m.into_ports()).recover(10).await.unwrap();
         assert_eq!(*saved.lock().unwrap(), [(StatusState::Published, vec![EventKind::StatusPublished])]);
     }
@@ -944,7 +954,7 @@ mod tests {
             at(0),
         );
         s.start_sending(at(1)).unwrap();
-        s.mark_published(MessageId::new("3EB0BBBBBBBBBBBBBBBBBBBB").unwrap(), at(2)).unwrap();
+        s.mark_published(MessageId::new("3EB0BBBBBBBBBBBBBBBBBBBB").unwrap(), Reach::default(), at(2)).unwrap();
         s
     }
 

@@ -37,6 +37,12 @@ pub struct Session {
     #[schema(example = "session-main")]
     pub id: String,
     pub state: SessionState,
+    /// Why the session is in its state, when there is more to say: `replaced` (another
+    /// WhatsApp Web client took over this device; `POST …/restart` when it is gone),
+    /// `banned` (temporarily, until the time given), `logged_out`, `refused`, `offline` (cannot
+    /// reach WhatsApp; retried on its own), `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<StateReason>,
     /// The user whose device this session is (the one `POST /status/media` publishes through).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<uuid::Uuid>,
@@ -44,11 +50,22 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Why a session is in its state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateReason {
+    /// A stable snake_case code.
+    #[schema(example = "replaced")]
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
 impl From<domain::Session> for Session {
     fn from(s: domain::Session) -> Self {
         Self {
             id: s.key.id.to_string(),
             state: s.state.into(),
+            reason: s.reason.map(|r| StateReason { code: r.code, message: r.message }),
             user_id: s.owner.map(|u| *u.as_uuid()),
             created_at: s.created_at,
             updated_at: s.updated_at,
@@ -142,8 +159,7 @@ pub struct PublishStatusRequest {
     /// Ask viewers' phones not to keep the status.
     #[serde(default)]
     pub view_once: bool,
-    /// Who sees the status. This version supports `{"mode": "contacts"}` (all contacts, the
-    /// default); any other mode is refused with `unsupported_audience` rather than ignored.
+    /// Who sees the status: all contacts when omitted.
     pub audience: Option<Audience>,
     /// The caption of an image or video: up to 1024 characters.
     #[schema(example = "Weekend vibes")]
@@ -194,12 +210,123 @@ pub struct PublishUpload {
     pub publish_at: Option<String>,
     #[schema(rename = "async")]
     pub run_async: Option<bool>,
+    /// The audience as JSON text, e.g. `{"mode": "allowlist", "jids": ["+919876543210"]}`
+    /// (up to 16 KiB in a part; send longer lists as JSON).
+    pub audience: Option<String>,
 }
 
+/// Who sees a status. `contacts`: every contact of the linked account (as WhatsApp last
+/// synced its address book; see `GET /v1/sessions/{session_id}/contacts`). `allowlist`: only
+/// the people in `jids`, contacts or not. `denylist`: every contact but those in `jids`.
+/// People are named by phone number in international form (`+919876543210`) or by JID
+/// (`919876543210@s.whatsapp.net`, `…@lid`); at most 50,000. The sender always sees their
+/// own status. Recipients that cannot be resolved to a WhatsApp account are reported in the
+/// status's `reach`; a status with nobody to send to fails with `no_recipients`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Audience {
-    #[schema(example = "contacts")]
+    /// `contacts`, `allowlist` or `denylist`.
+    #[schema(example = "allowlist")]
     pub mode: String,
+    /// The people an `allowlist` or `denylist` names.
+    #[schema(example = json!(["+919876543210", "15551234567@s.whatsapp.net"]))]
+    pub jids: Option<Vec<String>>,
+}
+
+impl Audience {
+    /// The domain's audience, or why this one is not valid.
+    pub fn into_domain(self) -> Result<domain::Audience, ApiError> {
+        let jids = self.jids.unwrap_or_default();
+        match self.mode.as_str() {
+            "contacts" if jids.is_empty() => Ok(domain::Audience::Contacts),
+            "contacts" => Err(ApiError::from(domain::InvalidValue::new(
+                "audience",
+                "invalid_audience",
+                "the `contacts` audience names nobody: use `allowlist` or `denylist` to list people",
+            ))),
+            "allowlist" => Ok(domain::Audience::allowlist(&jids)?),
+            "denylist" => Ok(domain::Audience::denylist(&jids)?),
+            other => Err(ApiError::from(domain::InvalidValue::new(
+                "audience",
+                "unsupported_audience",
+                format!("{other:?} is not an audience mode; use `contacts`, `allowlist` or `denylist`"),
+            ))),
+        }
+    }
+
+    fn from_domain(audience: &domain::Audience) -> Self {
+        let listed = audience.listed();
+        Self {
+            mode: audience.mode().to_owned(),
+            jids: (!matches!(audience, domain::Audience::Contacts))
+                .then(|| listed.iter().map(ToString::to_string).collect()),
+        }
+    }
+}
+
+/// The audience as the status object shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AudienceView {
+    #[schema(example = "allowlist")]
+    pub mode: String,
+    /// For `allowlist` and `denylist`, as normalised: `+<digits>` for phone numbers,
+    /// `<digits>@lid` for LIDs, sorted, without duplicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jids: Option<Vec<String>>,
+}
+
+impl From<&domain::Audience> for AudienceView {
+    fn from(a: &domain::Audience) -> Self {
+        let Audience { mode, jids } = Audience::from_domain(a);
+        Self { mode, jids }
+    }
+}
+
+/// Who a published status reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReachView {
+    /// How many people it was sent to (the sender's own devices not counted).
+    #[schema(example = 412)]
+    pub recipients: u32,
+    /// People of the audience it could not be sent to: not on WhatsApp, or not resolvable.
+    #[schema(example = json!(["+15550000000"]))]
+    pub unresolved: Vec<String>,
+}
+
+impl From<&domain::Reach> for ReachView {
+    fn from(r: &domain::Reach) -> Self {
+        Self { recipients: r.recipients, unresolved: r.unresolved.iter().map(ToString::to_string).collect() }
+    }
+}
+
+/// A contact of the linked account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    /// `+<digits>`, when known.
+    #[schema(example = "+919876543210")]
+    pub phone_number: Option<String>,
+    /// `<digits>@lid`, when known.
+    #[schema(example = "123456789012345@lid")]
+    pub lid: Option<String>,
+    /// The name the account saved for them.
+    #[schema(example = "Ada Lovelace")]
+    pub name: Option<String>,
+}
+
+impl From<domain::Contact> for ContactView {
+    fn from(c: domain::Contact) -> Self {
+        Self {
+            phone_number: c.phone.map(|p| domain::Recipient::Phone(p).to_string()),
+            lid: c.lid.map(|l| domain::Recipient::Lid(l).to_string()),
+            name: c.name,
+        }
+    }
+}
+
+/// The linked account's contacts, as WhatsApp last synced its address book.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactList {
+    pub items: Vec<ContactView>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -254,7 +381,7 @@ impl From<domain::StatusState> for StatusState {
 pub struct StatusFailure {
     /// A stable code: `device_disconnected`, `logged_out`, `not_paired`, `upload_failed`,
     /// `upload_timeout`, `device_error`, `server_rejected`, `driver_unavailable`,
-    /// `outcome_unknown` or `internal`. While a queued status is `accepted` again after a
+    /// `no_recipients`, `outcome_unknown` or `internal`. While a queued status is `accepted` again after a
     /// failed attempt, the reason that attempt failed.
     #[schema(example = "device_disconnected")]
     pub code: &'static str,
@@ -283,6 +410,11 @@ pub struct Status {
     #[schema(example = "SANS_SERIF")]
     pub font: Option<&'static str>,
     pub view_once: bool,
+    /// Who is to see it.
+    pub audience: AudienceView,
+    /// Once published: how many people it went to, and who of the audience it could not reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reach: Option<ReachView>,
     /// The caption of an image or video.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
@@ -354,6 +486,8 @@ impl From<&domain::Status> for Status {
             background_color,
             font,
             view_once: s.view_once(),
+            audience: s.audience().into(),
+            reach: s.reach().map(ReachView::from),
             caption,
             media,
             failure: s.failure().map(|f| StatusFailure { code: f.code.as_str(), message: f.message.clone() }),

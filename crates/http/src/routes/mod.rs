@@ -59,6 +59,8 @@ pub fn api(options: Options) -> OpenApiRouter<ApiState> {
         .routes(routes!(sessions::pair))
         .routes(routes!(sessions::qr))
         .routes(routes!(sessions::logout))
+        .routes(routes!(sessions::restart))
+        .routes(routes!(sessions::contacts))
         .routes(publish)
         .routes(revoke)
         .routes(routes!(access::login))

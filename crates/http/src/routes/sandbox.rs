@@ -65,6 +65,9 @@ pub struct SandboxSentMessage {
     pub status_id: uuid::Uuid,
     #[serde(rename = "type")]
     pub status_type: StatusType,
+    /// Who it went to: `+<digits>` for phone numbers, `<digits>@lid` for LIDs.
+    #[schema(example = json!(["+15550100004", "100000000000001@lid"]))]
+    pub recipients: Vec<String>,
     /// When the sandbox accepted the send.
     pub sent_at: DateTime<Utc>,
 }
@@ -75,6 +78,7 @@ impl From<SentRecord> for SandboxSentMessage {
             message_id: r.message_id.as_str().to_owned(),
             status_id: *r.status.as_uuid(),
             status_type: r.status_type.into(),
+            recipients: r.recipients.iter().map(ToString::to_string).collect(),
             sent_at: r.sent_at,
         }
     }

@@ -1,4 +1,5 @@
-//! `/v1/sessions`: create, list, inspect, pair, log out, delete.
+//! `/v1/sessions`: create, list, inspect, pair, restart, log out, delete; the linked account's
+//! contacts.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wastatus_domain::{PairMethod, Pairing, PhoneNumber, Scope, SessionId, UserId};
 
-use super::dto::{CreateSession, PairRequest, PairResponse, QrQuery, Session, SessionList};
+use super::dto::{ContactList, CreateSession, PairRequest, PairResponse, QrQuery, Session, SessionList};
 use super::qr::{self, QrFormat};
 use crate::ApiState;
 use crate::error::{ApiError, Problem};
@@ -154,4 +155,39 @@ pub async fn logout(
 ) -> Result<Json<Session>, ApiError> {
     let session = state.sessions.logout(&key).await.map_err(ApiError::from_use_case)?;
     Ok(Json(session.into()))
+}
+
+/// Connect a session again that stopped for a reason the server does not retry by itself
+/// (`replaced` by another WhatsApp Web client, `banned`, `refused`): for when the cause is gone.
+/// Harmless for a session that runs. A logged-out session must be paired again instead.
+#[utoipa::path(post, path = "/v1/sessions/{session_id}/restart", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, body = Session),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`session_logged_out`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = ["sessions:manage"]), ("bearer" = ["sessions:manage"])))]
+pub async fn restart(
+    State(state): State<ApiState>,
+    SessionPath(key, _): SessionPath<SessionsManage>,
+) -> Result<Json<Session>, ApiError> {
+    let session = state.sessions.restart(&key).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(session.into()))
+}
+
+/// The linked account's contacts, as WhatsApp last synced its address book: who the
+/// `contacts` audience (the default) reaches. Empty until the session is linked and the first
+/// sync arrived.
+#[utoipa::path(get, path = "/v1/sessions/{session_id}/contacts", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, body = ContactList),
+        (status = 404, description = "`session_not_found`", body = Problem, content_type = "application/problem+json"),
+    ), security(("api_key" = ["sessions:read"]), ("bearer" = ["sessions:read"])))]
+pub async fn contacts(
+    State(state): State<ApiState>,
+    SessionPath(key, _): SessionPath<SessionsRead>,
+) -> Result<Json<ContactList>, ApiError> {
+    let contacts = state.sessions.contacts(&key).await.map_err(ApiError::from_use_case)?;
+    Ok(Json(ContactList { items: contacts.into_iter().map(Into::into).collect() }))
 }

@@ -13,7 +13,7 @@ use wastatus_domain::{
 };
 
 use super::dto::{
-    self, FontInput, MediaRequest, PublishStatusRequest, Status, StatusListQuery, StatusPage, decode_cursor,
+    self, Audience, FontInput, MediaRequest, PublishStatusRequest, Status, StatusListQuery, StatusPage, decode_cursor,
     encode_cursor,
 };
 use crate::ApiState;
@@ -229,6 +229,15 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
                     ApiError::from(InvalidValue::new("async", "invalid_request", "async is true or false"))
                 })?;
             }
+            "audience" => {
+                request.audience = Some(serde_json::from_str(&value).map_err(|e| {
+                    ApiError::from(InvalidValue::new(
+                        "audience",
+                        "invalid_audience",
+                        format!("the `audience` part is a JSON object like {{\"mode\": \"allowlist\", \"jids\": [...]}}: {e}"),
+                    ))
+                })?);
+            }
             "view_once" => {
                 request.view_once = value.trim().parse().map_err(|_| {
                     ApiError::from(InvalidValue::new("view_once", "invalid_request", "view_once is true or false"))
@@ -245,8 +254,18 @@ async fn read_upload(mut multipart: Multipart) -> Result<PublishBody, ApiError> 
 }
 
 /// The text parts an upload may have besides `file`.
-const TEXT_PARTS: [&str; 9] =
-    ["type", "text", "background_color", "font", "caption", "mime_type", "view_once", "publish_at", "async"];
+const TEXT_PARTS: [&str; 10] = [
+    "type",
+    "text",
+    "background_color",
+    "font",
+    "caption",
+    "mime_type",
+    "view_once",
+    "publish_at",
+    "async",
+    "audience",
+];
 
 /// The longest text part accepted: room for the longest caption in four-byte characters.
 const MAX_TEXT_PART: usize = 16 * 1024;
@@ -277,17 +296,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
 
 fn publish_command(session: SessionKey, body: PublishBody) -> Result<PublishStatus, ApiError> {
     let PublishBody { request: body, upload } = body;
-    if let Some(audience) = &body.audience
-        && audience.mode != "contacts"
-    {
-        return Err(ApiError::new(
-            "unsupported_audience",
-            format!(
-                "audience mode {:?} is not supported by this version; only \"contacts\" (all contacts)",
-                audience.mode
-            ),
-        ));
-    }
+    let audience = body.audience.map(Audience::into_domain).transpose()?.unwrap_or_default();
     let content = match body.status_type.as_str() {
         "text" => {
             let text =
@@ -324,7 +333,7 @@ fn publish_command(session: SessionKey, body: PublishBody) -> Result<PublishStat
         (None, true) => PublishMode::Queued,
         (None, false) => PublishMode::Now,
     };
-    Ok(PublishStatus { session, content, view_once: body.view_once, mode })
+    Ok(PublishStatus { session, content, view_once: body.view_once, audience, mode })
 }
 
 /// Exactly one source of media: `media.url`, `media.data`, or an uploaded `file`.

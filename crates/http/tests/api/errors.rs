@@ -36,9 +36,23 @@ async fn invalid_status_fields_name_the_problem() {
     }
     let doc = app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(json!({"type": "poll"}))).await;
     doc.problem(422, "unsupported_status_type");
-    // An audience this version cannot honour is refused, never silently widened to everyone.
-    let narrow = json!({"type": "text", "text": "hi", "audience": {"mode": "allowlist", "jids": ["919876543210"]}});
-    app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(narrow)).await.problem(422, "unsupported_audience");
+    // An audience that cannot be honoured as written is refused, never silently widened.
+    let audiences = [
+        (json!({"mode": "everyone"}), "unsupported_audience"),
+        (json!({"mode": "allowlist"}), "empty_audience"),
+        (json!({"mode": "allowlist", "jids": []}), "empty_audience"),
+        (json!({"mode": "allowlist", "jids": ["919876543210", "not a number"]}), "invalid_recipient"),
+        (json!({"mode": "denylist", "jids": ["120363025246125888@g.us"]}), "invalid_recipient"),
+        (json!({"mode": "contacts", "jids": ["919876543210"]}), "invalid_audience"),
+        (json!({"mode": "allowlist", "jids": vec!["+15550100001"; 50_001]}), "audience_too_large"),
+    ];
+    for (audience, code) in audiences {
+        let body = json!({"type": "text", "text": "hi", "audience": audience});
+        let doc = app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(body)).await.problem(422, code);
+        assert_eq!(doc["field"], "audience", "{doc}");
+    }
+    let typo = json!({"type": "text", "text": "hi", "audience": {"mode": "allowlist", "jid": ["919876543210"]}});
+    app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(typo)).await.problem(422, "invalid_request");
     // Nothing invalid reached WhatsApp.
     assert!(app.sandbox.sent(&session_key(&app, &key).await).is_empty());
 }

@@ -54,7 +54,9 @@ async fn the_sent_route_lists_every_send_oldest_first() {
         assert_eq!(item["status_id"], status["id"]);
         assert_eq!(item["type"], "text");
         assert!(item["sent_at"].as_str().unwrap() >= status["created_at"].as_str().unwrap(), "{item} {status}");
-        assert_eq!(item.as_object().unwrap().len(), 4, "{item}");
+        let everyone = ["+15550100004", "100000000000001@lid", "100000000000002@lid", "100000000000003@lid"];
+        assert_eq!(item["recipients"], json!(everyone), "all the sandbox's contacts, by default");
+        assert_eq!(item.as_object().unwrap().len(), 5, "{item}");
     }
     assert!(items[0]["sent_at"].as_str() <= items[1]["sent_at"].as_str());
 

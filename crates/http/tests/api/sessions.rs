@@ -139,3 +139,43 @@ async fn without_the_sandbox_there_is_no_fault_route() {
     );
     assert!(doc["paths"].get("/v1/sessions").is_some());
 }
+
+#[tokio::test]
+async fn contacts_are_listed_once_linked() {
+    let app = TestApp::new().await;
+    let key = app.tenant("Acme").await;
+    app.call("POST", "/v1/sessions", Some(&key), Some(json!({"id": "s1"}))).await;
+    let empty = app.call("GET", "/v1/sessions/s1/contacts", Some(&key), None).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.json(), json!({"items": []}), "nothing synced before linking");
+    app.call("POST", "/v1/sessions/s1/pair", Some(&key), Some(json!({"method": "qr"}))).await;
+    let contacts = app.call("GET", "/v1/sessions/s1/contacts", Some(&key), None).await.json();
+    let items = contacts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[0], json!({"phone_number": "+15550100001", "lid": "100000000000001@lid", "name": "Ada Lovelace"}));
+    assert_eq!(items[3]["lid"], json!(null), "known by number only");
+    let other = app.tenant("Other").await;
+    app.call("GET", "/v1/sessions/s1/contacts", Some(&other), None).await.problem(404, "session_not_found");
+}
+
+#[tokio::test]
+async fn a_disconnected_session_says_why_and_restart_connects_it_again() {
+    let app = TestApp::new().await;
+    let key = app.paired().await;
+    let session = app.call("GET", "/v1/sessions/s1", Some(&key), None).await.json();
+    assert!(session.get("reason").is_none(), "{session}");
+    app.call("POST", "/v1/sandbox/sessions/s1/faults", Some(&key), Some(json!({"fault": "disconnect"}))).await;
+    let session = app.call("GET", "/v1/sessions/s1", Some(&key), None).await.json();
+    assert_eq!(session["state"], "disconnected");
+    assert_eq!(session["reason"]["code"], "offline");
+    assert!(session["reason"]["message"].as_str().unwrap().contains("fault"), "{session}");
+
+    let res = app.call("POST", "/v1/sessions/s1/restart", Some(&key), None).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["state"], "connected");
+    assert!(res.json().get("reason").is_none());
+
+    app.call("POST", "/v1/sessions/s1/logout", Some(&key), None).await;
+    app.call("POST", "/v1/sessions/s1/restart", Some(&key), None).await.problem(409, "session_logged_out");
+    app.call("POST", "/v1/sessions/nope/restart", Some(&key), None).await.problem(404, "session_not_found");
+}

@@ -126,9 +126,43 @@ async fn publishing_to_an_unknown_session_of_ones_own_is_not_found() {
 }
 
 #[tokio::test]
-async fn the_default_audience_is_accepted() {
+async fn the_audience_is_honoured_shown_and_its_unreachable_part_reported() {
     let app = TestApp::new().await;
     let key = app.paired().await;
-    let body = json!({"type": "text", "text": "hi", "audience": {"mode": "contacts"}});
-    assert_eq!(app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(body)).await.status, 201);
+    let post = |body: Value| app.call("POST", "/v1/sessions/s1/statuses", Some(&key), Some(body));
+
+    // All contacts, by default and when asked.
+    let everyone = post(json!({"type": "text", "text": "hi"})).await.json();
+    assert_eq!(everyone["audience"], json!({"mode": "contacts"}));
+    assert_eq!(everyone["reach"], json!({"recipients": 4, "unresolved": []}));
+    let res = post(json!({"type": "text", "text": "hi", "audience": {"mode": "contacts"}})).await;
+    assert_eq!(res.status, 201);
+    assert_eq!(res.json()["reach"]["recipients"], 4);
+
+    // An allowlist in the forms people write, normalised; the sandbox has no account for
+    // numbers ending in 0000, and says so.
+    let allow =
+        json!({"mode": "allowlist", "jids": ["+44 7700 900123", "447700900123@s.whatsapp.net", "+1 555 999 0000"]});
+    let status = post(json!({"type": "text", "text": "hi", "audience": allow})).await.json();
+    assert_eq!(status["state"], "published", "{status}");
+    assert_eq!(status["audience"], json!({"mode": "allowlist", "jids": ["+15559990000", "+447700900123"]}));
+    assert_eq!(status["reach"], json!({"recipients": 1, "unresolved": ["+15559990000"]}));
+    let stored = app.call("GET", &format!("/v1/statuses/{}", status["id"].as_str().unwrap()), Some(&key), None).await;
+    assert_eq!(stored.json()["reach"], status["reach"], "kept with the status");
+
+    // A denylist leaves those contacts out, named by number or LID.
+    let deny = json!({"mode": "denylist", "jids": ["+15550100001", "100000000000002@lid"]});
+    let status = post(json!({"type": "text", "text": "hi", "audience": deny})).await.json();
+    assert_eq!(status["reach"], json!({"recipients": 2, "unresolved": []}));
+    let sent = app.sandbox.sent(&sandbox_key(&app, &key).await);
+    let last: Vec<String> = sent.last().unwrap().recipients.iter().map(ToString::to_string).collect();
+    assert_eq!(last, ["+15550100004", "100000000000003@lid"]);
+
+    // Nobody reachable: the status fails loudly with the reason, and nothing is sent.
+    let nobody = json!({"mode": "allowlist", "jids": ["+15559990000", "+15558880000"]});
+    let doc = post(json!({"type": "text", "text": "hi", "audience": nobody})).await.problem(422, "no_recipients");
+    assert_eq!(doc["resource"]["state"], "failed");
+    assert_eq!(doc["resource"]["failure"]["code"], "no_recipients");
+    assert!(doc["resource"].get("reach").is_none(), "{doc}");
+    assert_eq!(app.sandbox.sent(&sandbox_key(&app, &key).await).len(), sent.len());
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use wastatus_domain::*;
 
 use super::*;
+use crate::audience;
 use crate::device::PAIRING_CODE_ALPHABET;
 
 /// A clock that moves only when told to.
@@ -50,7 +51,7 @@ fn text_status(session: &SessionKey, n: u128, text: &str) -> Status {
 /// The status as the domain holds it after the driver sent it under `message_id`.
 fn published(mut status: Status, message_id: &MessageId) -> Status {
     status.start_sending(t(0)).unwrap();
-    status.mark_published(message_id.clone(), t(0)).unwrap();
+    status.mark_published(message_id.clone(), Default::default(), t(0)).unwrap();
     status
 }
 
@@ -92,7 +93,7 @@ impl Fixture {
     async fn connected(&self, id: &str) -> SessionKey {
         let key = self.pairing(id).await;
         self.driver.pair(&key, &PairMethod::Qr).await.unwrap();
-        assert_eq!(self.driver.state(&key).await.unwrap(), SessionState::Connected);
+        assert_eq!(self.driver.state(&key).await.unwrap().state, SessionState::Connected);
         key
     }
 
@@ -106,12 +107,15 @@ impl Fixture {
             SessionState::LoggedOut => self.driver.logout(&key).await.unwrap(),
             _ => {}
         }
-        assert_eq!(self.driver.state(&key).await.unwrap(), state);
+        assert_eq!(self.driver.state(&key).await.unwrap().state, state);
         key
     }
 
     async fn publish(&self, key: &SessionKey, n: u128) -> Result<MessageId, DriverError> {
-        self.driver.publish(key, &text_status(key, n, "Flash sale ends tonight!"), None).await
+        self.driver
+            .publish(key, &text_status(key, n, "Flash sale ends tonight!"), None)
+            .await
+            .map(|sent| sent.message_id)
     }
 }
 
@@ -147,7 +151,7 @@ async fn a_new_session_starts_pairing_and_starting_again_is_harmless() {
     let key = key("s1");
     assert_err!(f.driver.state(&key).await, DriverError::UnknownSession);
     assert_eq!(f.driver.start(&key).await.unwrap(), SessionState::Pairing);
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Pairing);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Pairing);
     let qr = f.driver.qr(&key).await.unwrap();
     // Starting again keeps the device, its keys and its QR code.
     assert_eq!(f.driver.start(&key).await.unwrap(), SessionState::Pairing);
@@ -189,8 +193,8 @@ async fn sessions_are_told_apart_by_tenant_and_id() {
     let theirs = SessionKey { tenant: tenant(2), id: SessionId::new("shared").unwrap() };
     assert_err!(f.driver.state(&theirs).await, DriverError::UnknownSession);
     f.driver.start(&theirs).await.unwrap();
-    assert_eq!(f.driver.state(&theirs).await.unwrap(), SessionState::Pairing);
-    assert_eq!(f.driver.state(&ours).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&theirs).await.unwrap().state, SessionState::Pairing);
+    assert_eq!(f.driver.state(&ours).await.unwrap().state, SessionState::Connected);
     f.publish(&ours, 1).await.unwrap();
     assert_eq!(f.driver.sent(&ours).len(), 1);
     assert!(f.driver.sent(&theirs).is_empty());
@@ -293,7 +297,7 @@ async fn pairing_by_qr_returns_the_current_code_and_links_at_once() {
     f.clock.advance(10);
     let Pairing::Qr(qr) = f.driver.pair(&key, &PairMethod::Qr).await.unwrap() else { panic!("expected a QR code") };
     assert_eq!(qr, shown);
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     assert_err!(f.driver.qr(&key).await, DriverError::NoQrCode);
 }
 
@@ -337,7 +341,7 @@ async fn pairing_by_code_gives_eight_characters_of_whatsapps_alphabet() {
         assert!(chars.bytes().all(|b| PAIRING_CODE_ALPHABET.contains(&b)), "{}", code.code);
         assert!(!chars.contains(['0', 'I', 'O', 'U']), "{}", code.code);
         assert_eq!(code.expires_at, t(180));
-        assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+        assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
         seen.insert(code.code);
     }
     assert_eq!(seen.len(), 50, "codes differ");
@@ -357,7 +361,7 @@ async fn a_linked_session_cannot_pair_again() {
         let key = f.in_state(state.as_str(), state).await;
         assert_err!(f.driver.pair(&key, &PairMethod::Qr).await, DriverError::AlreadyPaired);
         assert_err!(f.driver.pair(&key, &code).await, DriverError::AlreadyPaired);
-        assert_eq!(f.driver.state(&key).await.unwrap(), state, "unchanged");
+        assert_eq!(f.driver.state(&key).await.unwrap().state, state, "unchanged");
     }
 }
 
@@ -372,12 +376,12 @@ async fn a_logged_out_session_pairs_again_as_a_new_device() {
     let Pairing::Qr(qr) = f.driver.pair(&key, &PairMethod::Qr).await.unwrap() else { panic!("expected a QR code") };
     assert_eq!(qr.expires_at, t(65), "a first code again");
     assert_ne!(qr_parts(&qr)[1..], old[1..], "new device keys");
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     // By code, too.
     f.driver.logout(&key).await.unwrap();
     let code = PairMethod::Code { phone_number: PhoneNumber::new("5511999990000").unwrap() };
     assert!(matches!(f.driver.pair(&key, &code).await.unwrap(), Pairing::Code(_)));
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
 }
 
 // ---- Logout -----------------------------------------------------------------------------------
@@ -388,7 +392,7 @@ async fn logout_unlinks_a_linked_session() {
     for state in [SessionState::Connected, SessionState::Disconnected] {
         let key = f.in_state(state.as_str(), state).await;
         f.driver.logout(&key).await.unwrap();
-        assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::LoggedOut);
+        assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::LoggedOut);
     }
 }
 
@@ -397,7 +401,7 @@ async fn logout_of_an_unlinked_session_is_refused() {
     let f = Fixture::new();
     let pairing = f.pairing("p").await;
     assert_err!(f.driver.logout(&pairing).await, DriverError::NotPaired);
-    assert_eq!(f.driver.state(&pairing).await.unwrap(), SessionState::Pairing);
+    assert_eq!(f.driver.state(&pairing).await.unwrap().state, SessionState::Pairing);
     let logged_out = f.in_state("l", SessionState::LoggedOut).await;
     assert_err!(f.driver.logout(&logged_out).await, DriverError::LoggedOut);
 }
@@ -410,8 +414,11 @@ async fn publishing_returns_a_message_id_and_records_what_was_sent() {
     let key = f.connected("s1").await;
     f.clock.advance(7);
     let status = text_status(&key, 9, "Flash sale ends tonight!");
-    let id = f.driver.publish(&key, &status, None).await.unwrap();
+    let published = f.driver.publish(&key, &status, None).await.unwrap();
+    let id = published.message_id;
     assert_message_id_shape(&id);
+    let everyone = Audience::Contacts.select(&audience::contacts());
+    assert_eq!(published.reach, Reach { recipients: 4, unresolved: vec![] }, "all contacts, by default");
     let sent = f.driver.sent(&key);
     assert_eq!(
         sent,
@@ -427,6 +434,8 @@ async fn publishing_returns_a_message_id_and_records_what_was_sent() {
             caption: None,
             media: None,
             view_once: false,
+            recipients: everyone,
+            unresolved: vec![],
             sent_at: t(7),
             revoked_at: None,
         }]
@@ -451,6 +460,8 @@ async fn sent_messages_serialise_for_the_sandbox_routes() {
             "background_color": "#FF336699",
             "font": "SERIF",
             "view_once": false,
+            "recipients": ["+15550100004", "100000000000001@lid", "100000000000002@lid", "100000000000003@lid"],
+            "unresolved": [],
             "sent_at": "2027-01-15T08:00:00Z",
             "revoked_at": null,
         })
@@ -459,6 +470,67 @@ async fn sent_messages_serialise_for_the_sandbox_routes() {
     let json = serde_json::to_value(&f.driver.revocations(&key)[0]).unwrap();
     assert_eq!(json["message_id"], id.as_str());
     assert_eq!(json["status_id"], "00000000-0000-0000-0000-000000000009");
+}
+
+fn r(raw: &str) -> Recipient {
+    Recipient::parse(raw).unwrap()
+}
+
+#[tokio::test]
+async fn a_linked_session_has_the_sandbox_contacts_and_an_unlinked_one_none() {
+    let f = Fixture::new();
+    let pairing = f.pairing("p").await;
+    assert!(f.driver.contacts(&pairing).await.unwrap().is_empty(), "nothing synced before linking");
+    let linked = f.connected("s1").await;
+    let contacts = f.driver.contacts(&linked).await.unwrap();
+    assert_eq!(contacts, audience::contacts());
+    assert_eq!(contacts.len(), 4);
+    f.driver.logout(&linked).await.unwrap();
+    assert!(f.driver.contacts(&linked).await.unwrap().is_empty(), "a logged-out device forgets its address book");
+    assert_err!(f.driver.contacts(&key("ghost")).await, DriverError::UnknownSession);
+}
+
+#[tokio::test]
+async fn the_audience_decides_who_gets_a_status_and_the_unreachable_are_reported() {
+    let f = Fixture::new();
+    let key = f.connected("s1").await;
+    let deny = text_status(&key, 1, "not for Ada").with_audience(Audience::denylist(&["+15550100001"]).unwrap());
+    let sent = f.driver.publish(&key, &deny, None).await.unwrap();
+    assert_eq!(sent.reach, Reach { recipients: 3, unresolved: vec![] });
+    assert!(!f.driver.sent(&key)[0].recipients.contains(&r("100000000000001@lid")), "Ada is left out by her number");
+
+    let allow = Audience::allowlist(&["+44 7700 900123", "+15559990000", "77@lid"]).unwrap();
+    let sent = f.driver.publish(&key, &text_status(&key, 2, "hi").with_audience(allow), None).await.unwrap();
+    assert_eq!(sent.reach, Reach { recipients: 2, unresolved: vec![r("+15559990000")] });
+    assert_eq!(f.driver.sent(&key)[1].recipients, [r("+447700900123"), r("77@lid")]);
+    assert_eq!(f.driver.sent(&key)[1].unresolved, [r("+15559990000")]);
+
+    // Nobody left to send to: refused, nothing sent, no fault used up.
+    f.driver.inject(&key, Fault::DeviceError, 1).await.unwrap();
+    let nobody = Audience::allowlist(&["+15559990000"]).unwrap();
+    let err = f.driver.publish(&key, &text_status(&key, 3, "hi").with_audience(nobody), None).await;
+    assert_err!(err, DriverError::NoRecipients(_));
+    let everyone = Audience::denylist(&["+15550100001", "+15550100002", "+15550100003", "+15550100004"]).unwrap();
+    let err = f.driver.publish(&key, &text_status(&key, 4, "hi").with_audience(everyone), None).await;
+    assert_err!(err, DriverError::NoRecipients(_));
+    assert_eq!(f.driver.sent(&key).len(), 2);
+    assert_err!(f.publish(&key, 5).await, DriverError::DeviceError(_));
+}
+
+#[tokio::test]
+async fn a_disconnected_session_says_why_and_restart_brings_it_back() {
+    let f = Fixture::new();
+    let key = f.connected("s1").await;
+    assert_eq!(f.driver.state(&key).await.unwrap().reason, None);
+    f.driver.inject(&key, Fault::Disconnect, 0).await.unwrap();
+    let condition = f.driver.state(&key).await.unwrap();
+    assert_eq!((condition.state, condition.reason.map(|r| r.code)), (SessionState::Disconnected, Some("offline")));
+    assert_eq!(f.driver.restart(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.restart(&key).await.unwrap(), SessionState::Connected, "harmless when connected");
+    let pairing = f.pairing("p").await;
+    assert_eq!(f.driver.restart(&pairing).await.unwrap(), SessionState::Pairing);
+    f.driver.logout(&key).await.unwrap();
+    assert_err!(f.driver.restart(&key).await, DriverError::LoggedOut);
 }
 
 #[tokio::test]
@@ -509,7 +581,8 @@ async fn concurrent_publishes_from_many_tasks_get_distinct_ids() {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for n in 0..250 {
-                    ids.push(driver.publish(&key, &text_status(&key, task * 1_000 + n, "hi"), None).await.unwrap());
+                    let status = text_status(&key, task * 1_000 + n, "hi");
+                    ids.push(driver.publish(&key, &status, None).await.unwrap().message_id);
                 }
                 ids
             })
@@ -617,15 +690,15 @@ async fn disconnect_and_reconnect_move_a_linked_session() {
     let f = Fixture::new();
     let key = f.connected("s1").await;
     f.driver.inject(&key, Fault::Disconnect, 1).await.unwrap();
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Disconnected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Disconnected);
     // It stays offline on its own, and a second disconnect changes nothing.
     f.clock.advance(3_600);
     f.driver.inject(&key, Fault::Disconnect, 1).await.unwrap();
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Disconnected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Disconnected);
     f.driver.inject(&key, Fault::Reconnect, 1).await.unwrap();
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     f.driver.inject(&key, Fault::Reconnect, 1).await.unwrap();
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     f.publish(&key, 1).await.unwrap();
 }
 
@@ -635,11 +708,11 @@ async fn connection_faults_need_a_linked_session() {
     let pairing = f.pairing("p").await;
     assert_err!(f.driver.inject(&pairing, Fault::Disconnect, 1).await, DriverError::NotPaired);
     assert_err!(f.driver.inject(&pairing, Fault::Reconnect, 1).await, DriverError::NotPaired);
-    assert_eq!(f.driver.state(&pairing).await.unwrap(), SessionState::Pairing);
+    assert_eq!(f.driver.state(&pairing).await.unwrap().state, SessionState::Pairing);
     let logged_out = f.in_state("l", SessionState::LoggedOut).await;
     assert_err!(f.driver.inject(&logged_out, Fault::Disconnect, 1).await, DriverError::LoggedOut);
     assert_err!(f.driver.inject(&logged_out, Fault::Reconnect, 1).await, DriverError::LoggedOut);
-    assert_eq!(f.driver.state(&logged_out).await.unwrap(), SessionState::LoggedOut);
+    assert_eq!(f.driver.state(&logged_out).await.unwrap().state, SessionState::LoggedOut);
 }
 
 #[tokio::test]
@@ -803,10 +876,10 @@ async fn reconcile_finds_the_latest_send_of_a_status_and_nothing_else() {
     assert_eq!(f.driver.reconcile(&key, &status).await.unwrap(), SendCheck::Sent(first.clone()));
     // Publishing does not deduplicate: a second send is a second message, and the latest counts.
     let second = f.driver.publish(&key, &status, None).await.unwrap();
-    assert_ne!(first, second);
+    assert_ne!(first.message_id, second.message_id);
     assert_eq!(f.driver.reconcile(&key, &status).await.unwrap(), SendCheck::Sent(second.clone()));
     let record = FaultInjector::sent(&f.driver, &key).await.unwrap();
-    assert_eq!(record.iter().map(|r| r.message_id.clone()).collect::<Vec<_>>(), [first, second]);
+    assert_eq!(record.iter().map(|r| r.message_id.clone()).collect::<Vec<_>>(), [first.message_id, second.message_id]);
     assert!(record.iter().all(|r| r.status == status.id() && r.status_type == StatusType::Text));
 
     // A publish that failed sent nothing, nor did another session; of a session the driver
@@ -828,7 +901,8 @@ async fn the_sent_record_through_the_port_is_oldest_first_and_empty_for_an_unkno
     let id = f.publish(&key, 1).await.unwrap();
     f.clock.advance(5);
     let (image, media) = media_status(&key, 2, MediaKind::Image);
-    let image_id = f.driver.publish(&key, &image, Some(media)).await.unwrap();
+    let image_id = f.driver.publish(&key, &image, Some(media)).await.unwrap().message_id;
+    let everyone = Audience::Contacts.select(&audience::contacts());
     assert_eq!(
         FaultInjector::sent(&f.driver, &key).await.unwrap(),
         vec![
@@ -836,9 +910,16 @@ async fn the_sent_record_through_the_port_is_oldest_first_and_empty_for_an_unkno
                 message_id: id,
                 status: StatusId::from_uuid(Uuid::from_u128(1)),
                 status_type: StatusType::Text,
+                recipients: everyone.clone(),
                 sent_at: t(0),
             },
-            SentRecord { message_id: image_id, status: image.id(), status_type: StatusType::Image, sent_at: t(5) },
+            SentRecord {
+                message_id: image_id,
+                status: image.id(),
+                status_type: StatusType::Image,
+                recipients: everyone,
+                sent_at: t(5),
+            },
         ]
     );
 }
@@ -932,10 +1013,10 @@ async fn a_persistent_driver_comes_back_as_it_was() {
     }
 
     let f = Fixture::persistent(&dir, 2, 100);
-    assert_eq!(f.driver.state(&s1).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&s1).await.unwrap().state, SessionState::Connected);
     assert_eq!(f.driver.start(&s1).await.unwrap(), SessionState::Connected, "starting it again changes nothing");
-    assert_eq!(f.driver.state(&s2).await.unwrap(), SessionState::Disconnected);
-    assert_eq!(f.driver.state(&s3).await.unwrap(), SessionState::LoggedOut);
+    assert_eq!(f.driver.state(&s2).await.unwrap().state, SessionState::Disconnected);
+    assert_eq!(f.driver.state(&s3).await.unwrap().state, SessionState::LoggedOut);
     assert_err!(f.driver.state(&s4).await, DriverError::UnknownSession);
     assert_err!(f.driver.state(&key("p")).await, DriverError::UnknownSession);
     assert_eq!([&s1, &s2, &s3].map(|key| f.driver.sent(key)), sent);
@@ -947,7 +1028,10 @@ async fn a_persistent_driver_comes_back_as_it_was() {
     assert!(f.driver.sent(&s4).is_empty());
     assert!(f.driver.pending_faults(&s1).is_empty());
     let status = text_status(&s1, 3, "x");
-    assert_eq!(f.driver.reconcile(&s1, &status).await.unwrap(), SendCheck::Sent(sent[0][2].message_id.clone()));
+    assert_eq!(
+        f.driver.reconcile(&s1, &status).await.unwrap(),
+        SendCheck::Sent(Published { message_id: sent[0][2].message_id.clone(), reach: sent[0][2].reach() })
+    );
 
     // It carries on from there, and so does the journal.
     let later = f.publish(&s1, 7).await.unwrap();
@@ -957,8 +1041,8 @@ async fn a_persistent_driver_comes_back_as_it_was() {
     let f = Fixture::persistent(&dir, 3, 200);
     assert_eq!(f.driver.sent(&s1).len(), 4);
     assert_eq!(f.driver.sent(&s1)[3].message_id, later);
-    assert_eq!(f.driver.state(&s2).await.unwrap(), SessionState::Connected);
-    assert_eq!(f.driver.state(&s3).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&s2).await.unwrap().state, SessionState::Connected);
+    assert_eq!(f.driver.state(&s3).await.unwrap().state, SessionState::Connected);
     assert_eq!(f.driver.sent(&s3).len(), 1, "a device paired again keeps what it sent before");
 }
 
@@ -1003,7 +1087,7 @@ async fn a_torn_last_line_is_dropped_and_cut_off() {
     // The process died while writing a line.
     dir.append(br#"{"op":"sent","tenant":"00000000-0000-0000-0000-000000000001","session":"s1","mess"#);
     let f = Fixture::persistent(&dir, 2, 10);
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     assert_eq!(f.driver.sent(&key).iter().map(|s| &s.message_id).collect::<Vec<_>>(), [&id]);
     assert_eq!(dir.lines().len(), 3, "the torn line is gone from the file");
     // What is written next starts on a line of its own, and reads back.
@@ -1023,7 +1107,7 @@ async fn a_whole_last_line_without_its_newline_is_kept() {
     let text = std::fs::read_to_string(dir.journal()).unwrap();
     std::fs::write(dir.journal(), text.trim_end()).unwrap();
     let f = Fixture::persistent(&dir, 2, 10);
-    assert_eq!(f.driver.state(&key).await.unwrap(), SessionState::Connected);
+    assert_eq!(f.driver.state(&key).await.unwrap().state, SessionState::Connected);
     f.publish(&key, 1).await.unwrap();
     assert_eq!(dir.lines().len(), 3);
 }

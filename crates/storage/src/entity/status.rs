@@ -52,6 +52,11 @@ pub struct Model {
     /// Image and video statuses: the URL the media was fetched from, NULL for media sent in the
     /// request.
     pub media_source_url: Option<String>,
+    /// Who is to see it, as JSON (`{"mode": "allowlist", "jids": [...]}`); NULL for all
+    /// contacts.
+    pub audience: Option<String>,
+    /// Once published: who it reached, as JSON (`{"recipients": N, "unresolved": [...]}`).
+    pub reach: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

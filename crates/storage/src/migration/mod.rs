@@ -11,6 +11,7 @@ mod m20261121_000002_media;
 mod m20261121_000003_access;
 mod m20261121_000004_jobs;
 mod m20261121_000005_webhooks;
+mod m20261121_000006_audience;
 
 /// Applies the schema migrations (`Storage::migrate` runs it).
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_access::Migration),
             Box::new(m20261121_000004_jobs::Migration),
             Box::new(m20261121_000005_webhooks::Migration),
+            Box::new(m20261121_000006_audience::Migration),
         ]
     }
 }
@@ -98,6 +100,7 @@ mod tests {
             key: session.clone(),
             owner: None,
             state: SessionState::Connected,
+            reason: None,
             created_at: created,
             updated_at: created,
         };

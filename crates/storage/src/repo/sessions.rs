@@ -153,6 +153,7 @@ fn session_from_row(row: session::Model) -> anyhow::Result<Session> {
         key: SessionKey { tenant: TenantId::from_uuid(row.tenant_id), id: SessionId::new(row.id)? },
         owner: row.owner_user_id.map(UserId::from_uuid),
         state: parse_stored("sessions.state", &row.state)?,
+        reason: None,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

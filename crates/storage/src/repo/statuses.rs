@@ -37,9 +37,9 @@ use sea_orm::{
 };
 use wastatus_domain::ports::{InsertError, StatusRepository, StorageError};
 use wastatus_domain::{
-    BackgroundColor, Caption, Cursor, Event, Failure, Font, MediaMeta, MediaStatus, MessageId, Page, PreparedMedia,
-    Schedule, SessionId, SessionKey, Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState,
-    StatusText, StatusType, TenantId, TextStatus, Timestamp,
+    Audience, BackgroundColor, Caption, Cursor, Event, Failure, Font, MediaMeta, MediaStatus, MessageId, Page,
+    PreparedMedia, Schedule, SessionId, SessionKey, Status, StatusContent, StatusId, StatusQuery, StatusRecord,
+    StatusState, StatusText, StatusType, TenantId, TextStatus, Timestamp,
 };
 
 use super::status_media::{prepared_from_row, prepared_row};
@@ -274,6 +274,10 @@ fn status_row(status: &Status, lease_until: Option<Timestamp>) -> anyhow::Result
     row.tenant_id = Set(*status.session().tenant.as_uuid());
     row.session_id = Set(status.session().id.as_str().to_owned());
     row.view_once = Set(status.view_once());
+    row.audience = Set(match status.audience() {
+        Audience::Contacts => None,
+        listed => Some(serde_json::to_string(listed)?),
+    });
     row.created_at = Set(status.created_at());
     Ok(row)
 }
@@ -286,6 +290,7 @@ fn lifecycle_columns(status: &Status) -> anyhow::Result<status::ActiveModel> {
     Ok(status::ActiveModel {
         state: Set(status.state().as_str().to_owned()),
         message_id: Set(status.message_id().map(|id| id.as_str().to_owned())),
+        reach: Set(status.reach().map(serde_json::to_string).transpose()?),
         failure_code: Set(failure.map(|f| f.code.as_str().to_owned())),
         failure_message: Set(failure.map(|f| f.message.clone())),
         updated_at: Set(status.updated_at()),
@@ -360,8 +365,13 @@ fn status_from_row(row: status::Model) -> anyhow::Result<Status> {
         session: SessionKey { tenant: TenantId::from_uuid(row.tenant_id), id: SessionId::new(row.session_id)? },
         content,
         view_once: row.view_once,
+        audience: match row.audience {
+            None => Audience::Contacts,
+            Some(json) => serde_json::from_str(&json).context("statuses.audience")?,
+        },
         state: parse_stored("statuses.state", &row.state)?,
         message_id: row.message_id.map(MessageId::new).transpose()?,
+        reach: row.reach.map(|json| serde_json::from_str(&json)).transpose().context("statuses.reach")?,
         failure: failure_from_columns(row.failure_code, row.failure_message)?,
         schedule: Schedule {
             publish_at: row.publish_at,

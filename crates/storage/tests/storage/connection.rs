@@ -73,7 +73,7 @@ async fn the_jobs_migration_schedules_existing_statuses(db: TestDb) {
         }
         match state {
             "published" | "revoked" => {
-                status.mark_published(message_id.clone(), at(i * 10 + 2, 0)).unwrap();
+                status.mark_published(message_id.clone(), Default::default(), at(i * 10 + 2, 0)).unwrap();
                 let event = Event::of_status(
                     EventId::from_uuid(uuid::Uuid::now_v7()),
                     EventKind::StatusPublished,

@@ -80,7 +80,7 @@ pub fn session_key(tenant: TenantId, id: &str) -> SessionKey {
 }
 
 pub fn session(key: SessionKey) -> Session {
-    Session { key, owner: None, state: SessionState::Pairing, created_at: at(2, 0), updated_at: at(2, 0) }
+    Session { key, owner: None, state: SessionState::Pairing, reason: None, created_at: at(2, 0), updated_at: at(2, 0) }
 }
 
 pub fn text(text: &str) -> StatusContent {

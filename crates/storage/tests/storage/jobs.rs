@@ -114,7 +114,7 @@ async fn media_is_kept_until_the_status_is_settled(db: TestDb) {
         assert_eq!(db.statuses().media(status.id()).await.unwrap().as_ref(), Some(&media), "kept while sending");
 
         match outcome {
-            "published" => status.mark_published(message_id(), at(9, 0)).unwrap(),
+            "published" => status.mark_published(message_id(), Default::default(), at(9, 0)).unwrap(),
             "failed" => status.mark_failed(transient(), at(9, 0)).unwrap(),
             _ => assert!(status.attempt_failed(transient(), at(20, 0), at(9, 0)).unwrap()),
         }
@@ -198,7 +198,7 @@ async fn events_are_stored_with_the_update(db: TestDb) {
     let session = given_session(&db, "main").await;
     let mut sent = status_of(&session, image("Weekend vibes"), at(0, 0));
     store_sending(&db, &mut sent, Some(at(100, 0))).await;
-    sent.mark_published(message_id(), at(1, 5)).unwrap();
+    sent.mark_published(message_id(), Default::default(), at(1, 5)).unwrap();
     let published = event(EventKind::StatusPublished, &sent);
     assert!(db.statuses().update(&sent, StatusState::Sending, std::slice::from_ref(&published)).await.unwrap());
     assert_eq!(db.outbox().await, vec![OutboxRow::of(&published)]);
@@ -224,7 +224,7 @@ async fn no_event_is_stored_when_the_update_does_not_apply(db: TestDb) {
     let session = given_session(&db, "main").await;
     let mut status = given_status(&db, &session, at(0, 0)).await;
     status.start_sending(at(1, 0)).unwrap();
-    status.mark_published(message_id(), at(2, 0)).unwrap();
+    status.mark_published(message_id(), Default::default(), at(2, 0)).unwrap();
     let published = event(EventKind::StatusPublished, &status);
     // Stored as `accepted`, not `sending`: the compare-and-set fails.
     assert!(!db.statuses().update(&status, StatusState::Sending, std::slice::from_ref(&published)).await.unwrap());
@@ -257,7 +257,7 @@ async fn a_failing_event_rolls_the_update_back(db: TestDb) {
     db.statuses().insert(&status, Some(&media), Some(at(50, 0))).await.unwrap();
     let before = stored(&db, &status).await.unwrap();
 
-    status.mark_published(message_id(), at(1, 0)).unwrap();
+    status.mark_published(message_id(), Default::default(), at(1, 0)).unwrap();
     let published = event(EventKind::StatusPublished, &status);
     // The same event twice: the second outbox row breaks the primary key.
     let err = db.statuses().update(&status, StatusState::Sending, &[published.clone(), published]).await.unwrap_err();
@@ -301,7 +301,7 @@ async fn due_statuses_are_claimed_oldest_first_up_to_the_limit(db: TestDb) {
             1 => status.mark_failed(transient(), at(1, 0)).unwrap(),
             2 => {
                 status.start_sending(at(1, 0)).unwrap();
-                status.mark_published(message_id(), at(1, 1)).unwrap();
+                status.mark_published(message_id(), Default::default(), at(1, 1)).unwrap();
             }
             _ => status.start_sending(at(1, 0)).unwrap(),
         }
@@ -418,7 +418,7 @@ async fn only_expired_leases_are_reclaimed(db: TestDb) {
     let waiting = given_status(&db, &session, at(4, 0)).await;
     let mut settled = status(&session, at(5, 0));
     store_sending(&db, &mut settled, Some(at(1, 0))).await;
-    settled.mark_published(message_id(), at(5, 1)).unwrap();
+    settled.mark_published(message_id(), Default::default(), at(5, 1)).unwrap();
     assert!(db.statuses().update(&settled, StatusState::Sending, &[]).await.unwrap());
 
     let mut reclaimed = db.statuses().reclaim_expired(at(20, 0), at(200, 0), 10).await.unwrap();
@@ -488,7 +488,7 @@ async fn the_lease_lasts_while_sending_only(db: TestDb) {
     let reclaimed = db.statuses().reclaim_expired(at(100, 1), at(200, 0), 1).await.unwrap();
     assert_eq!(reclaimed, vec![status.clone()], "the second claim's lease");
 
-    status.mark_published(message_id(), at(101, 0)).unwrap();
+    status.mark_published(message_id(), Default::default(), at(101, 0)).unwrap();
     assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
     let leases = db.raw_text("SELECT CAST(COUNT(lease_until) AS TEXT) AS n FROM statuses", "n").await;
     assert_eq!(leases, "0", "a settled status has no lease");

@@ -3,9 +3,9 @@
 use uuid::Uuid;
 use wastatus_domain::ports::InsertError;
 use wastatus_domain::{
-    BackgroundColor, Cursor, Failure, FailureCode, Font, MediaMeta, MediaStatus, MessageId, PageLimit, Plan,
-    SessionKey, Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText, TextStatus,
-    Timestamp,
+    Audience, BackgroundColor, Cursor, Failure, FailureCode, Font, MediaMeta, MediaStatus, MessageId, PageLimit, Plan,
+    Reach, Recipient, SessionKey, Status, StatusContent, StatusId, StatusQuery, StatusRecord, StatusState, StatusText,
+    TextStatus, Timestamp,
 };
 
 use crate::fixtures::{
@@ -47,8 +47,10 @@ async fn statuses_round_trip_through_their_lifecycle(db: TestDb) {
     });
     // Asked for a time already past: accepted at once, and the time asked for is kept.
     let plan = Plan { publish_at: Some(at(-5, 123_456)), max_attempts: 4 };
+    let audience = Audience::allowlist(&["+919876543210", "123456789012345@lid"]).unwrap();
     let mut status =
-        Status::accept(StatusId::from_uuid(Uuid::now_v7()), session.clone(), content, true, plan, at(0, 1));
+        Status::accept(StatusId::from_uuid(Uuid::now_v7()), session.clone(), content, true, plan, at(0, 1))
+            .with_audience(audience.clone());
     db.statuses().insert(&status, None, None).await.unwrap();
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
@@ -56,9 +58,12 @@ async fn statuses_round_trip_through_their_lifecycle(db: TestDb) {
     assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
     assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
 
-    status.mark_published(message_id(), at(2, 3)).unwrap();
+    let reach = Reach { recipients: 41_999, unresolved: vec![Recipient::parse("+919876543210").unwrap()] };
+    status.mark_published(message_id(), reach.clone(), at(2, 3)).unwrap();
     assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
-    assert_eq!(db.statuses().get(session.tenant, status.id()).await.unwrap().as_ref(), Some(&status));
+    let stored = db.statuses().get(session.tenant, status.id()).await.unwrap().unwrap();
+    assert_eq!(stored, status);
+    assert_eq!((stored.audience(), stored.reach()), (&audience, Some(&reach)));
 
     status.mark_revoked(at(3, 4)).unwrap();
     assert!(db.statuses().update(&status, StatusState::Published, &[]).await.unwrap());
@@ -176,7 +181,7 @@ async fn history_filters_by_state(db: TestDb) {
         match i % 3 {
             0 => {
                 status.start_sending(at(i, 1)).unwrap();
-                status.mark_published(message_id(), at(i, 2)).unwrap();
+                status.mark_published(message_id(), Default::default(), at(i, 2)).unwrap();
                 published.push(status.clone());
             }
             1 => status.mark_failed(Failure { code: FailureCode::NotPaired, message: "no".into() }, at(i, 1)).unwrap(),
@@ -235,7 +240,7 @@ async fn timestamps_round_trip_to_the_microsecond(db: TestDb) {
     for instant in tricky_instants() {
         let mut status = given_status(&db, &session, instant).await;
         status.start_sending(instant).unwrap();
-        status.mark_published(message_id(), instant + chrono::Duration::microseconds(1)).unwrap();
+        status.mark_published(message_id(), Default::default(), instant + chrono::Duration::microseconds(1)).unwrap();
         status.mark_revoked(instant + chrono::Duration::microseconds(2)).unwrap();
         db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap();
 
@@ -294,7 +299,7 @@ async fn unknown_stored_values_are_storage_errors(db: TestDb) {
     // One status per session, so that raw SQL can pick a row by its session id on both backends.
     let mut text_status = status(&given_session_of(&db, tenant.id, "text").await, at(0, 0));
     text_status.start_sending(at(1, 0)).unwrap();
-    text_status.mark_published(message_id(), at(2, 0)).unwrap();
+    text_status.mark_published(message_id(), Default::default(), at(2, 0)).unwrap();
     let image_status = status_of(&given_session_of(&db, tenant.id, "image").await, image("Weekend vibes"), at(0, 0));
     let video_status = status_of(&given_session_of(&db, tenant.id, "video").await, video("", 12), at(0, 0));
 
@@ -390,8 +395,10 @@ pub fn record(status: &Status) -> StatusRecord {
         session: status.session().clone(),
         content: status.content().clone(),
         view_once: status.view_once(),
+        audience: status.audience().clone(),
         state: status.state(),
         message_id: status.message_id().cloned(),
+        reach: status.reach().cloned(),
         failure: status.failure().cloned(),
         schedule: *status.schedule(),
         created_at: status.created_at(),
@@ -405,7 +412,7 @@ async fn updates_apply_only_from_the_expected_state(db: TestDb) {
     let session = given_session(&db, "main").await;
     let mut status = given_status(&db, &session, at(0, 0)).await;
     status.start_sending(at(1, 0)).unwrap();
-    status.mark_published(message_id(), at(2, 0)).unwrap();
+    status.mark_published(message_id(), Default::default(), at(2, 0)).unwrap();
     assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
 
     // Two revokes race: the first moves it on from `published`, the second finds it moved.
@@ -439,7 +446,9 @@ async fn publish_and_check(db: &TestDb, mut status: Status) -> Status {
     assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
     expect_stored(&status).await;
 
-    status.mark_published(message_id(), status.created_at() + chrono::Duration::microseconds(2)).unwrap();
+    status
+        .mark_published(message_id(), Default::default(), status.created_at() + chrono::Duration::microseconds(2))
+        .unwrap();
     assert!(db.statuses().update(&status, StatusState::Sending, &[]).await.unwrap());
     expect_stored(&status).await;
     status
@@ -546,7 +555,7 @@ async fn mixed_history_pages_newest_first(db: TestDb) {
         let mut status = given_status_of(&db, &session, content, created_at).await;
         if i % 2 == 0 {
             status.start_sending(created_at).unwrap();
-            status.mark_published(message_id(), created_at).unwrap();
+            status.mark_published(message_id(), Default::default(), created_at).unwrap();
             assert!(db.statuses().update(&status, StatusState::Accepted, &[]).await.unwrap());
             published.push(status.clone());
         }

@@ -61,6 +61,7 @@ impl World {
             key: session.clone(),
             owner: None,
             state: SessionState::Pairing,
+            reason: None,
             created_at: now(),
             updated_at: now(),
         };

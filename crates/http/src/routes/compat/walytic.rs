@@ -104,6 +104,7 @@ pub const ERRORS: &[(&str, u16, Shape)] = &[
     ("device_error", 502, WHATSAPP),
     ("server_rejected", 502, WHATSAPP),
     ("outcome_unknown", 502, WHATSAPP),
+    ("no_recipients", 422, WHATSAPP),
     ("driver_unavailable", 503, WHATSAPP),
     ("method_not_allowed", 405, (Is(Fixed("Method not allowed")), Some(Detail))),
     ("internal", 500, (Operation, Some(Fixed("Internal server error")))),
@@ -260,7 +261,13 @@ pub async fn update_status(
     SessionPath(session, _): SessionPath<StatusesWrite>,
     ApiJson(body): ApiJson<WalyticUpdateStatusRequest>,
 ) -> Result<Json<WalyticUpdated>, ApiError> {
-    let command = PublishStatus { session, content: update_content(body)?, view_once: false, mode: PublishMode::Now };
+    let command = PublishStatus {
+        session,
+        content: update_content(body)?,
+        view_once: false,
+        audience: Default::default(),
+        mode: PublishMode::Now,
+    };
     let status = run_publish(&state, command).await?;
     Ok(Json(WalyticUpdated::from(&status)))
 }

@@ -97,6 +97,7 @@ pub const ERRORS: &[(&str, u16, Wuts)] = &[
     ("upload_timeout", 504, Error("upload_timeout", Fixed("context deadline exceeded"))),
     ("server_rejected", 502, Error("server_rejected", Detail)),
     ("outcome_unknown", 502, Error("outcome_unknown", Detail)),
+    ("no_recipients", 422, Error("no_recipients", Detail)),
     ("driver_unavailable", 503, Error("driver_unavailable", Detail)),
     ("internal", 500, Error("internal", Fixed("internal server error"))),
 ];
@@ -274,7 +275,13 @@ pub async fn media(
 ) -> Result<Json<WutsPublished>, ApiError> {
     let media = media_content(body)?;
     let session = device(&state, &auth.principal).await?;
-    let command = PublishStatus { session, content: media.content, view_once: media.view_once, mode: PublishMode::Now };
+    let command = PublishStatus {
+        session,
+        content: media.content,
+        view_once: media.view_once,
+        audience: Default::default(),
+        mode: PublishMode::Now,
+    };
     let status = run_publish(&state, command).await?;
     Ok(Json(WutsPublished::from(&status)))
 }
@@ -303,8 +310,13 @@ pub async fn text(
 ) -> Result<Json<WutsPublished>, ApiError> {
     let text = text_content(body)?;
     let session = device(&state, &auth.principal).await?;
-    let command =
-        PublishStatus { session, content: PublishContent::Text(text), view_once: false, mode: PublishMode::Now };
+    let command = PublishStatus {
+        session,
+        content: PublishContent::Text(text),
+        view_once: false,
+        audience: Default::default(),
+        mode: PublishMode::Now,
+    };
     let status = run_publish(&state, command).await?;
     Ok(Json(WutsPublished::from(&status)))
 }
