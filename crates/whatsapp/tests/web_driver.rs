@@ -37,6 +37,10 @@ use wastatus_whatsapp::{
     Connection, DeviceStore, Link, ReqwestHttpClient, StatusSender, Terminal, WebDriver, WebDriverConfig,
 };
 
+/// The session port's contract, shared with the sandbox driver.
+#[path = "web_driver/contract.rs"]
+mod contract;
+
 // ---- Fakes --------------------------------------------------------------------------------------
 
 struct Wall;

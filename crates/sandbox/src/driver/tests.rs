@@ -1173,3 +1173,32 @@ async fn a_journal_belongs_to_one_driver_at_a_time() {
     drop(first);
     SandboxDriver::persistent(clock, &dir.0).unwrap();
 }
+
+// ---- The session port's contract, shared with the web driver ------------------------------------
+
+mod contract {
+    use wastatus_driver_contract::{Harness, driver_contract};
+
+    use super::*;
+
+    #[async_trait]
+    impl Harness for Fixture {
+        fn driver(&self) -> &dyn WhatsAppDriver {
+            &self.driver
+        }
+
+        async fn link(&self, session: &SessionKey) {
+            self.driver.pair(session, &PairMethod::Qr).await.unwrap();
+        }
+
+        async fn drop_connection(&self, session: &SessionKey) {
+            self.driver.inject(session, Fault::Disconnect, 0).await.unwrap();
+        }
+    }
+
+    async fn harness() -> Fixture {
+        Fixture::new()
+    }
+
+    driver_contract!(harness);
+}
