@@ -4,6 +4,7 @@
 mod access;
 mod jobs;
 mod media;
+mod pair;
 mod support;
 mod tour;
 mod webhooks;

@@ -3,12 +3,15 @@
 //! - `cargo xtask ci` runs the same checks as continuous integration.
 //! - `cargo xtask bench api` measures the gateway's own overhead over loopback.
 //! - `cargo xtask bench media` measures media preparation and encryption: time, MB/s, peak RSS.
+//! - `cargo xtask live-smoke --to NUMBER` publishes one real status from a real linked phone
+//!   (opt-in: it needs a phone and the network; never part of CI or `cargo test`).
 //!
 //! The tidy checks (for example, "the domain crate has no I/O dependency") are ordinary tests
 //! of this package, so `cargo test --workspace` runs them.
 
 mod bench;
 mod ci;
+mod live_smoke;
 mod workspace;
 
 #[cfg(test)]
@@ -36,6 +39,9 @@ enum Command {
         #[command(subcommand)]
         bench: bench::Bench,
     },
+    /// Link a real phone and publish, then revoke, one text status to one recipient with the
+    /// `web` driver. Needs the phone and the network; never run by CI.
+    LiveSmoke(live_smoke::LiveSmokeArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ci => ci::run(),
         Command::Bench { bench } => bench::run(bench),
+        Command::LiveSmoke(args) => live_smoke::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,9 @@ pub enum Command {
     /// Administration; each command prints one JSON object.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Sessions, through the running server's API (start it first with `wastatus serve`).
+    #[command(subcommand)]
+    Session(SessionApiCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +128,47 @@ pub struct SessionCreate {
     pub user: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SessionApiCommand {
+    /// Link a session to a phone: shows the QR code to scan (or, with `--phone`, the pairing
+    /// code to type) and waits until the phone has linked it.
+    Pair(SessionPair),
+}
+
+#[derive(Args)]
+pub struct SessionPair {
+    /// The session to link; create it first (`POST /v1/sessions`).
+    #[arg(value_name = "SESSION_ID")]
+    pub session: String,
+    /// Link by pairing code for this phone number (country code and number, digits only)
+    /// instead of by QR code.
+    #[arg(long, value_name = "NUMBER")]
+    pub phone: Option<String>,
+    /// The running server. Default: `http://` and the configured `server.listen`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// An API key (or another credential) with the sessions:read and sessions:manage scopes.
+    /// Prefer `WASTATUS_API_KEY` in the environment, which keeps it out of the shell history.
+    #[arg(long, env = "WASTATUS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// How long to wait for the phone, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+/// The API key stays out of `Debug` output.
+impl std::fmt::Debug for SessionPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPair")
+            .field("session", &self.session)
+            .field("phone", &self.phone)
+            .field("server", &self.server)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -170,5 +214,50 @@ mod tests {
         let cli = Cli::parse_from(["wastatus", "admin", "key", "create", "--tenant", "t", "--scope", "admin"]);
         let Command::Admin(AdminCommand::Key(KeyCommand::Create(args))) = cli.command else { panic!() };
         assert_eq!(args.scopes, ["admin"]);
+        let cli = Cli::parse_from(["wastatus", "session", "pair", "session-x", "--phone", "919876543210"]);
+        assert!(matches!(cli.command, Command::Session(SessionApiCommand::Pair(_))));
+    }
+
+    fn session_pair(args: &[&str]) -> SessionPair {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        let Command::Session(SessionApiCommand::Pair(pair)) = cli.command else { panic!("not session pair") };
+        pair
+    }
+
+    #[test]
+    fn session_pair_parses() {
+        let pair = session_pair(&["wastatus", "session", "pair", "session-x", "--api-key", "wsk_k"]);
+        assert_eq!(pair.session, "session-x");
+        assert_eq!((pair.phone, pair.server), (None, None));
+        assert_eq!((pair.api_key.as_deref(), pair.timeout), (Some("wsk_k"), 300));
+        let pair = session_pair(&[
+            "wastatus",
+            "--config",
+            "x.toml",
+            "session",
+            "pair",
+            "session-x",
+            "--phone",
+            "919876543210",
+            "--server",
+            "http://127.0.0.1:9000",
+            "--timeout",
+            "30",
+        ]);
+        assert_eq!(pair.phone.as_deref(), Some("919876543210"));
+        assert_eq!(pair.server.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(pair.timeout, 30);
+        assert!(
+            !format!("{:?}", session_pair(&["wastatus", "session", "pair", "s", "--api-key", "wsk_secret"]))
+                .contains("wsk_secret")
+        );
+    }
+
+    #[test]
+    fn session_pair_refuses_bad_arguments() {
+        assert!(Cli::try_parse_from(["wastatus", "session", "pair"]).is_err(), "the session id is required");
+        assert!(Cli::try_parse_from(["wastatus", "session", "pair", "s", "--timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["wastatus", "session", "pair", "s", "--timeout", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["wastatus", "session", "pair", "s", "t"]).is_err(), "one session at a time");
     }
 }

@@ -1,10 +1,11 @@
 //! The `wastatus` binary: reads configuration, wires the adapters into the domain, and runs the
-//! server or an admin command.
+//! server, an admin command, or a command that talks to the running server.
 
 mod adapters;
 mod admin;
 mod cli;
 mod config;
+mod pair;
 mod serve;
 mod wiring;
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, SessionApiCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             Command::Serve => serve::run(config).await,
             Command::Migrate => wiring::migrate(&config).await,
             Command::Admin(command) => admin::run(&config, command).await,
+            Command::Session(SessionApiCommand::Pair(args)) => pair::run(&config, args).await,
         }
     });
     match outcome {
