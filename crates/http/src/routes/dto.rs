@@ -40,7 +40,8 @@ pub struct Session {
     /// Why the session is in its state, when there is more to say: `replaced` (another
     /// WhatsApp Web client took over this device; `POST …/restart` when it is gone),
     /// `banned` (temporarily, until the time given), `logged_out`, `refused`, `offline` (cannot
-    /// reach WhatsApp; retried on its own), `stopped`.
+    /// reach WhatsApp; retried on its own), `connecting`, `qr_exhausted` (pair again),
+    /// `pairing_failed`, `stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<StateReason>,
     /// The user whose device this session is (the one `POST /status/media` publishes through).
