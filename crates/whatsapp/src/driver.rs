@@ -1,6 +1,6 @@
 //! [`WebDriver`]: the sessions, and the domain's driver port on them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -430,6 +430,13 @@ impl WebDriver {
         let device = client.persistence_manager().get_device_snapshot();
         let own: Vec<String> = [&device.lid, &device.pn].into_iter().flatten().map(|j| j.user.to_string()).collect();
         resolved.retain(|jid| !own.contains(&jid.user.to_string()));
+        if let Audience::Denylist { jids } = audience {
+            // The deny list was matched against the contacts as synced, by the names each one
+            // happened to carry; a contact synced by number only and denied by LID (or the other
+            // way round) is caught here, once both sides are LIDs.
+            let denied = self.lids_of(client, jids, &contacts).await?;
+            resolved.retain(|jid| !denied.contains(&jid.user.to_string()));
+        }
         resolved.sort_by_cached_key(ToString::to_string);
         resolved.dedup();
         if resolved.is_empty() {
@@ -443,6 +450,49 @@ impl WebDriver {
             tracing::warn!(session = %session.core.key, unresolved, "some of the audience is not on WhatsApp");
         }
         Ok(Resolved { recipients: resolved, unresolved })
+    }
+
+    /// The LIDs (their user parts) of `people`: LIDs as they are, phone numbers through the
+    /// synced contacts, the LID-PN cache and else a usync look-up; numbers without WhatsApp
+    /// have none.
+    async fn lids_of(
+        &self,
+        client: &Client,
+        people: &[Recipient],
+        contacts: &[Contact],
+    ) -> Result<HashSet<String>, DriverError> {
+        let synced: HashMap<&str, &str> =
+            contacts.iter().filter_map(|c| Some((c.phone.as_ref()?.as_str(), c.lid.as_ref()?.as_str()))).collect();
+        let mut lids = HashSet::with_capacity(people.len());
+        let mut unknown = Vec::new();
+        for person in people {
+            match person {
+                Recipient::Lid(lid) => {
+                    lids.insert(lid.as_str().to_owned());
+                }
+                Recipient::Phone(phone) => {
+                    if let Some(lid) = synced.get(phone.as_str()) {
+                        lids.insert((*lid).to_owned());
+                        continue;
+                    }
+                    let jid = Jid::pn(phone.as_str());
+                    match client.get_lid_pn_entry(&jid).await {
+                        Ok(Some(entry)) => {
+                            lids.insert(entry.lid.to_string());
+                        }
+                        _ => unknown.push(jid),
+                    }
+                }
+            }
+        }
+        for batch in unknown.chunks(self.config().status_chunk_size.max(1)) {
+            let answers =
+                client.contacts().is_on_whatsapp(batch).await.map_err(|e| errors::classify(Stage::Resolve, &e))?;
+            lids.extend(
+                answers.iter().filter(|a| a.is_registered).filter_map(|a| a.lid.as_ref()).map(|l| l.user.to_string()),
+            );
+        }
+        Ok(lids)
     }
 
     /// [`WhatsAppDriver::publish`], also saying who received the status and who could not.

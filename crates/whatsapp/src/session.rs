@@ -164,8 +164,13 @@ impl Core {
 
     /// Applies one of the client's events.
     pub fn on_event(self: &Arc<Self>, event: &Event) {
-        // Contacts come by the thousand during a sync and say nothing about the state.
-        if self.contacts.on_event(event) {
+        // Contacts come by the thousand during a sync and say nothing about the state. They
+        // belong to the linked account: once it is logged out, a sync still in flight must not
+        // bring its address book back (nor hand it to the next phone to pair).
+        if matches!(event, Event::ContactUpdate(_) | Event::ContactNumberChanged(_)) {
+            if self.lock().link() == Link::Paired {
+                self.contacts.on_event(event);
+            }
             return;
         }
         let now = self.clock.now();
@@ -190,7 +195,11 @@ impl Core {
                 tracing::info!(session = %self.key, "WhatsApp session connected");
                 self.backfill_contacts();
             }
-            Event::PairSuccess(_) => tracing::info!(session = %self.key, "WhatsApp session paired"),
+            Event::PairSuccess(_) => {
+                // A new account: nothing of an earlier one's address book carries over.
+                self.contacts.clear();
+                tracing::info!(session = %self.key, "WhatsApp session paired");
+            }
             Event::Disconnected(_)
             | Event::LoggedOut(_)
             | Event::StreamReplaced(_)
@@ -228,6 +237,9 @@ impl Core {
 
     /// Remembers the running client (or that none runs).
     fn set_client(&self, client: Option<&Arc<Client>>) {
+        // A new client may ask for the address book again: the last one's request may have
+        // died with it.
+        self.backfill_requested.store(false, Ordering::SeqCst);
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = client.map(Arc::downgrade).unwrap_or_default();
     }
 

@@ -274,6 +274,19 @@ fn contact(phone: &str, lid: Option<&str>, name: &str) -> Event {
     )
 }
 
+/// A contact the sync names by LID only.
+fn contact_by_lid(lid: &str, name: &str) -> Event {
+    let action = ContactAction { full_name: Some(name.to_owned()), ..Default::default() };
+    Event::ContactUpdate(
+        ContactUpdate::builder()
+            .jid(Jid::lid(lid))
+            .timestamp(Utc::now())
+            .action(Box::new(action))
+            .from_full_sync(true)
+            .build(),
+    )
+}
+
 /// Three contacts whose LIDs the phone shared.
 async fn three_contacts(driver: &WebDriver, key: &SessionKey) {
     for (phone, lid, name) in [
@@ -1103,6 +1116,50 @@ async fn a_deny_list_leaves_out_the_contacts_it_names() {
     assert_eq!(stanza.recipients.len(), 3);
     driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
     assert_eq!(publish.await.unwrap().unwrap().reach.recipients, 3);
+    driver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_out_account_keeps_no_contacts_even_from_a_late_sync() {
+    let dir = TempDir::new("contacts-logout");
+    let net = FakeNet::new(Net::Hang);
+    let driver = driver(config(&dir.0), &net);
+    let key = connected_session(&driver, "contacts-logout").await;
+    three_contacts(&driver, &key).await;
+    assert_eq!(driver.contacts(&key).await.unwrap().len(), 3);
+    let out = LoggedOut::builder().on_connect(false).reason(ConnectFailureReason::LoggedOut).build();
+    driver.inject_event(&key, Event::LoggedOut(out)).await.unwrap();
+    assert!(driver.contacts(&key).await.unwrap().is_empty());
+    // A sync still in flight for the old account does not bring its address book back.
+    driver.inject_event(&key, contact("447700900301", Some("100000000000301"), "Late")).await.unwrap();
+    assert!(driver.contacts(&key).await.unwrap().is_empty(), "contacts of a logged-out account");
+    driver.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_list_catches_contacts_synced_under_the_other_name() {
+    use wastatus_whatsapp::whatsapp_rust::lid_pn_cache::LearningSource;
+    let dir = TempDir::new("deny-other-name");
+    let net = FakeNet::new(Net::Hang);
+    let (driver, mut stanzas) = recording_driver(config(&dir.0), &net, Vec::new());
+    let key = connected_session(&driver, "deny-other").await;
+    // Ada was synced by number only, Grace by LID only, Kay by both; the device has learnt
+    // Ada's and Grace's LID-number pairs elsewhere (as it does from messages).
+    driver.inject_event(&key, contact("447700900201", None, "Ada")).await.unwrap();
+    driver.inject_event(&key, contact_by_lid("100000000000202", "Grace")).await.unwrap();
+    driver.inject_event(&key, contact("447700900203", Some("100000000000203"), "Kay")).await.unwrap();
+    let client = driver.client(&key).await.unwrap().expect("a running client");
+    for (lid, phone) in [("100000000000201", "447700900201"), ("100000000000202", "447700900202")] {
+        client.add_lid_pn_mapping(lid, phone, LearningSource::Other).await.unwrap();
+    }
+    // Ada is denied by LID, Grace by number: neither name is the one the sync gave.
+    let deny = Audience::denylist(&["100000000000201@lid", "+44 7700 900202"]).unwrap();
+    let status = text_status(&key, 1).with_audience(deny);
+    let publish = spawn_publish(&driver, &key, &status);
+    let stanza = stanzas.next().await;
+    assert_eq!(stanza.recipients, ["100000000000203@lid"], "only Kay");
+    driver.inject_event(&key, ack(&stanza.message_id, None)).await.unwrap();
+    assert_eq!(publish.await.unwrap().unwrap().reach.recipients, 1);
     driver.shutdown().await;
 }
 

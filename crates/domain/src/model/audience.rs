@@ -29,11 +29,14 @@ impl Recipient {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let raw = raw.trim();
         let invalid = || {
+            // Quote at most the start of what was sent: the message goes back to the client.
+            let shown: String = raw.chars().take(64).collect();
+            let more = if shown.len() < raw.len() { "…" } else { "" };
             InvalidValue::new(
                 "audience",
                 "invalid_recipient",
                 format!(
-                    "{raw:?} is not a recipient: use a phone number in international form (+919876543210), \
+                    "{shown:?}{more} is not a recipient: use a phone number in international form (+919876543210), \
                      a JID (919876543210@s.whatsapp.net) or a LID (…@lid)"
                 ),
             )

@@ -231,7 +231,32 @@ pub struct Audience {
     pub mode: String,
     /// The people an `allowlist` or `denylist` names.
     #[schema(example = json!(["+919876543210", "15551234567@s.whatsapp.net"]))]
+    #[serde(default, deserialize_with = "bounded_list")]
     pub jids: Option<Vec<String>>,
+}
+
+/// A list of at most one entry more than an audience may name: enough to refuse a longer one
+/// with `audience_too_large`, without holding millions of strings from a large body first.
+fn bounded_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of phone numbers or JIDs")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut kept = Vec::new();
+            while let Some(entry) = seq.next_element::<String>()? {
+                if kept.len() > domain::Audience::MAX_LISTED {
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    break;
+                }
+                kept.push(entry);
+            }
+            Ok(kept)
+        }
+    }
+    d.deserialize_seq(Bounded).map(Some)
 }
 
 impl Audience {

@@ -45,6 +45,8 @@ async fn invalid_status_fields_name_the_problem() {
         (json!({"mode": "denylist", "jids": ["120363025246125888@g.us"]}), "invalid_recipient"),
         (json!({"mode": "contacts", "jids": ["919876543210"]}), "invalid_audience"),
         (json!({"mode": "allowlist", "jids": vec!["+15550100001"; 50_001]}), "audience_too_large"),
+        // Far too long: refused as such, without parsing (or holding) every entry.
+        (json!({"mode": "denylist", "jids": vec!["x"; 300_000]}), "audience_too_large"),
     ];
     for (audience, code) in audiences {
         let body = json!({"type": "text", "text": "hi", "audience": audience});

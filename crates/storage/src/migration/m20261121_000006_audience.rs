@@ -3,7 +3,8 @@
 //! `statuses` gains two nullable text columns, each a JSON document:
 //! - `audience`: the audience the client asked for, `{"mode": "allowlist", "jids": [...]}` or
 //!   `{"mode": "denylist", ...}`; NULL means all contacts (`{"mode": "contacts"}`), which is
-//!   also what every status stored before this migration was sent to.
+//!   what the API accepted before this migration (the sandbox sent every status to all
+//!   contacts; the web driver, unreleased then, took a configured list instead).
 //! - `reach`: once published, who it went to, `{"recipients": N, "unresolved": [...]}`; NULL
 //!   before, and for statuses published before this migration (not recorded then).
 
